@@ -1,0 +1,31 @@
+package config
+
+var (
+	storageDaemonSchema = attrSchema("nats_url", "data_listen", "volume_dir", "volume_max_bytes")
+	fileDaemonSchema    = attrSchema("nats_url", "data_listen", "passive")
+)
+
+// storageDaemon decodes a storage daemon file, defaults applied.
+func (f *file) storageDaemon() (*StorageDaemon, *blockPos) {
+	b := f.d.open(f.main, storageDaemonSchema)
+	s := &StorageDaemon{
+		Name:           f.main.Labels[0],
+		DataListen:     DefaultSDDataListen,
+		VolumeMaxBytes: DefaultVolumeMaxBytes,
+	}
+	value(b, "nats_url", &s.NATSURL)
+	value(b, "data_listen", &s.DataListen)
+	b.path("volume_dir", &s.VolumeDir)
+	b.size("volume_max_bytes", &s.VolumeMaxBytes)
+	return s, b.pos
+}
+
+// fileDaemon decodes a file daemon file, defaults applied.
+func (f *file) fileDaemon() (*FileDaemon, *blockPos) {
+	b := f.d.open(f.main, fileDaemonSchema)
+	fd := &FileDaemon{Name: f.main.Labels[0], DataListen: DefaultFDDataListen}
+	value(b, "nats_url", &fd.NATSURL)
+	value(b, "data_listen", &fd.DataListen)
+	value(b, "passive", &fd.Passive)
+	return fd, b.pos
+}

@@ -1,0 +1,138 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+const goodDirector = `
+director "dir1" {
+  data_dir = "/var/lib/ferry/director/"
+}
+client "web1" {
+  address = "10.0.0.5"
+}
+client "db1" {
+  address   = "db1.example.com"
+  data_port = 19102
+  passive   = true
+  max_wait  = "5m"
+}
+storage "site1" {
+  address = "10.0.0.2"
+}
+fileset "etc" {
+  include = ["/etc/", "/home//x/../y"]
+  exclude = ["*.tmp"]
+}
+fileset "root" {
+  include         = ["/"]
+  one_file_system = false
+}
+job "web1-etc" {
+  client  = "web1"
+  fileset = "etc"
+  storage = "site1"
+}
+job "db1-root" {
+  client  = "db1"
+  fileset = "root"
+  storage = "site1"
+  level   = "differential"
+}
+`
+
+func TestParseDirectorDefaults(t *testing.T) {
+	got, err := ParseDirector("director.hcl", []byte(goodDirector))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Director{
+		Name:           "dir1",
+		NATSListen:     "127.0.0.1:4222",
+		DataDir:        "/var/lib/ferry/director",
+		Catalog:        "/var/lib/ferry/director/catalog.db",
+		EventsMaxAge:   720 * time.Hour,
+		EventsMaxBytes: 1 << 30,
+		ConnectTimeout: 10 * time.Second,
+		Clients: []Client{
+			{Name: "web1", Address: "10.0.0.5", DataPort: 9102},
+			{Name: "db1", Address: "db1.example.com", DataPort: 19102, Passive: true, MaxWait: 5 * time.Minute},
+		},
+		Storages: []Storage{{Name: "site1", Address: "10.0.0.2", DataPort: 9103}},
+		FileSets: []FileSet{
+			{Name: "etc", Include: []string{"/etc", "/home/y"}, Exclude: []string{"*.tmp"}, OneFileSystem: true},
+			{Name: "root", Include: []string{"/"}},
+		},
+		Jobs: []Job{
+			{Name: "web1-etc", Client: "web1", FileSet: "etc", Storage: "site1", Level: "full"},
+			{Name: "db1-root", Client: "db1", FileSet: "root", Storage: "site1", Level: "differential"},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseDirector =\n%+v\nwant\n%+v", got, want)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("Validate of a parsed director: %v", err)
+	}
+}
+
+func TestParseDirectorAllSet(t *testing.T) {
+	src := `
+director "d" {
+  nats_listen      = "0.0.0.0:4333"
+  nats_url         = "nats://nats1:4222,nats://nats2:4222"
+  data_dir         = "/data"
+  catalog          = "postgres://ferry@db/ferry"
+  events_max_age   = "24h"
+  events_max_bytes = 1048576
+  connect_timeout  = "3s"
+  job_timeout      = "2h"
+}`
+	got, err := ParseDirector("d.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Director{
+		Name: "d", NATSListen: "0.0.0.0:4333", NATSURL: "nats://nats1:4222,nats://nats2:4222",
+		DataDir: "/data", Catalog: "postgres://ferry@db/ferry",
+		EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 1 << 20,
+		ConnectTimeout: 3 * time.Second, JobTimeout: 2 * time.Hour,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseDirector =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestDirectorLookups(t *testing.T) {
+	d, err := ParseDirector("director.hcl", []byte(goodDirector))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := d.Client("db1"); !ok || c.DataAddress() != "db1.example.com:19102" {
+		t.Errorf("Client(db1) = %+v, %v", c, ok)
+	}
+	if s, ok := d.Storage("site1"); !ok || s.DataAddress() != "10.0.0.2:9103" {
+		t.Errorf("Storage(site1) = %+v, %v", s, ok)
+	}
+	if f, ok := d.FileSet("root"); !ok || f.Include[0] != "/" {
+		t.Errorf("FileSet(root) = %+v, %v", f, ok)
+	}
+	if j, ok := d.Job("web1-etc"); !ok || j.Client != "web1" {
+		t.Errorf("Job(web1-etc) = %+v, %v", j, ok)
+	}
+	if _, ok := d.Client("nope"); ok {
+		t.Error("Client(nope) found")
+	}
+	if _, ok := d.Job("nope"); ok {
+		t.Error("Job(nope) found")
+	}
+}
+
+func TestDataAddressIPv6(t *testing.T) {
+	c := Client{Address: "fd00::5", DataPort: 9102}
+	if got := c.DataAddress(); got != "[fd00::5]:9102" {
+		t.Errorf("DataAddress = %q", got)
+	}
+}

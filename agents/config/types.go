@@ -1,0 +1,138 @@
+package config
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Backup levels a job may name.
+const (
+	LevelFull         = "full"
+	LevelIncremental  = "incremental"
+	LevelDifferential = "differential"
+)
+
+// Defaults for attributes a file leaves out.
+const (
+	DefaultNATSListen      = "127.0.0.1:4222"
+	DefaultCatalogFile     = "catalog.db" // inside the director's data_dir
+	DefaultEventsMaxAge    = 720 * time.Hour
+	DefaultEventsMaxBytes  = 1 << 30
+	DefaultConnectTimeout  = 10 * time.Second
+	DefaultClientDataPort  = 9102
+	DefaultStorageDataPort = 9103
+	DefaultLevel           = LevelFull
+	DefaultSDDataListen    = ":9103"
+	DefaultFDDataListen    = ":9102"
+	DefaultVolumeMaxBytes  = 50 << 30
+	DefaultOneFileSystem   = true
+)
+
+// Director is a director's file: the director and the resources it manages.
+type Director struct {
+	Name           string
+	NATSListen     string // embedded NATS server's client listen address
+	NATSURL        string // if set, an external NATS server used instead
+	DataDir        string
+	Catalog        string // sqlite file path, or postgres:// URL
+	EventsMaxAge   time.Duration
+	EventsMaxBytes int64
+	ConnectTimeout time.Duration
+	JobTimeout     time.Duration // 0: none
+
+	Clients  []Client
+	Storages []Storage
+	FileSets []FileSet
+	Jobs     []Job
+}
+
+// Client is a file daemon as the director knows it.
+type Client struct {
+	Name     string
+	Address  string // host name or IP, no port
+	DataPort int
+	Passive  bool
+	MaxWait  time.Duration // how long a job waits for an offline client
+}
+
+// Storage is a storage daemon as the director knows it.
+type Storage struct {
+	Name     string
+	Address  string // host name or IP, no port
+	DataPort int
+}
+
+// FileSet names what a job backs up.
+type FileSet struct {
+	Name          string
+	Include       []string // absolute, clean paths
+	Exclude       []string // path.Match patterns
+	OneFileSystem bool
+}
+
+// Job ties a client, a fileset and a storage together.
+type Job struct {
+	Name    string
+	Client  string
+	FileSet string
+	Storage string
+	Level   string
+}
+
+// StorageDaemon is a storage daemon's file.
+type StorageDaemon struct {
+	Name           string
+	NATSURL        string
+	DataListen     string
+	VolumeDir      string
+	VolumeMaxBytes int64 // a volume larger than this takes no new sessions
+}
+
+// FileDaemon is a file daemon's file.
+type FileDaemon struct {
+	Name       string
+	NATSURL    string // required unless Passive
+	DataListen string
+	Passive    bool
+}
+
+// Client returns the client with the given name.
+func (d *Director) Client(name string) (Client, bool) {
+	return find(d.Clients, name, func(c Client) string { return c.Name })
+}
+
+// Storage returns the storage with the given name.
+func (d *Director) Storage(name string) (Storage, bool) {
+	return find(d.Storages, name, func(s Storage) string { return s.Name })
+}
+
+// FileSet returns the fileset with the given name.
+func (d *Director) FileSet(name string) (FileSet, bool) {
+	return find(d.FileSets, name, func(f FileSet) string { return f.Name })
+}
+
+// Job returns the job with the given name.
+func (d *Director) Job(name string) (Job, bool) {
+	return find(d.Jobs, name, func(j Job) string { return j.Name })
+}
+
+// DataAddress is the host:port of the client's data socket.
+func (c Client) DataAddress() string { return joinHostPort(c.Address, c.DataPort) }
+
+// DataAddress is the host:port of the storage daemon's data socket.
+func (s Storage) DataAddress() string { return joinHostPort(s.Address, s.DataPort) }
+
+func joinHostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func find[T any](xs []T, name string, nameOf func(T) string) (T, bool) {
+	for _, x := range xs {
+		if nameOf(x) == name {
+			return x, true
+		}
+	}
+	var zero T
+	return zero, false
+}

@@ -1,0 +1,121 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ferrybackup/ferry/agents/config"
+	"github.com/ferrybackup/ferry/agents/director/catalog"
+	"github.com/ferrybackup/ferry/schemas"
+)
+
+func (d *Director) apiRun(ctx context.Context, _ string, req schemas.RunRequest) (schemas.RunReply, error) {
+	jc, ok := d.cfg.Job(req.Job)
+	if !ok {
+		return schemas.RunReply{}, fmt.Errorf("no job named %q; configured jobs: %s", req.Job, names(d.cfg.Jobs, func(j config.Job) string { return j.Name }))
+	}
+	client, _ := d.cfg.Client(jc.Client)
+	storage, _ := d.cfg.Storage(jc.Storage)
+	fs, _ := d.cfg.FileSet(jc.FileSet)
+	level := jc.Level
+	if req.Level != "" {
+		level = req.Level
+	}
+	if level != "full" {
+		return schemas.RunReply{}, fmt.Errorf("job %q: level %q is not supported yet: only full backups run", req.Job, level)
+	}
+	rj := newRunningJob(catalog.Job{
+		Name: jc.Name, Kind: catalog.KindBackup, Level: level,
+		Client: client.Name, Storage: storage.Name, FileSet: fs.Name, Status: catalog.StatusCreated,
+	}, client, storage)
+	rj.open = schemas.SessionOpen{Kind: schemas.KindBackup, Client: client.Name}
+	rj.prepare = schemas.PrepareJob{
+		Kind: schemas.KindBackup, Storage: storage.Name, Exclude: fs.Exclude, OneFileSystem: fs.OneFileSystem, Level: level,
+	}
+	for _, p := range fs.Include {
+		rj.prepare.Include = append(rj.prepare.Include, []byte(p))
+	}
+	id, err := d.launch(ctx, rj)
+	return schemas.RunReply{JobID: id}, err
+}
+
+func (d *Director) apiRestore(ctx context.Context, _ string, req schemas.RestoreRequest) (schemas.RunReply, error) {
+	src, err := d.cat.Job(ctx, req.BackupJob)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return schemas.RunReply{}, fmt.Errorf("no job %d in the catalog", req.BackupJob)
+	} else if err != nil {
+		return schemas.RunReply{}, err
+	}
+	if src.Kind != catalog.KindBackup || (src.Status != catalog.StatusOK && src.Status != catalog.StatusWarnings) {
+		return schemas.RunReply{}, fmt.Errorf("job %d is a %s job in status %s: only backups that ended ok can be restored", src.ID, src.Kind, src.Status)
+	}
+	if err := checkTarget(req.Target); err != nil {
+		return schemas.RunReply{}, err
+	}
+	replace := req.Replace
+	if replace == "" {
+		replace = "never"
+	}
+	if !slices.Contains([]string{"never", "ifnewer", "always"}, replace) {
+		return schemas.RunReply{}, fmt.Errorf("replace %q: use never, ifnewer or always", replace)
+	}
+	clientName := cmpOr(req.Client, src.Client)
+	client, ok := d.cfg.Client(clientName)
+	if !ok {
+		return schemas.RunReply{}, fmt.Errorf("no client named %q in the director's configuration", clientName)
+	}
+	storage, ok := d.cfg.Storage(src.Storage)
+	if !ok {
+		return schemas.RunReply{}, fmt.Errorf("job %d was stored on storage %q, which is no longer configured", src.ID, src.Storage)
+	}
+	media, err := d.cat.JobMedia(ctx, src.ID)
+	if err != nil {
+		return schemas.RunReply{}, fmt.Errorf("catalog: media of job %d: %w", src.ID, err)
+	}
+	rj := newRunningJob(catalog.Job{
+		Name: "restore-" + jobToken(src.ID), Kind: catalog.KindRestore, Level: src.Level, Client: client.Name,
+		Storage: storage.Name, FileSet: src.FileSet, Status: catalog.StatusCreated, RestoreOf: src.ID, Target: string(req.Target),
+	}, client, storage)
+	rj.open = schemas.SessionOpen{Kind: schemas.KindRestore, Client: client.Name, SourceJob: src.ID, Paths: req.Paths}
+	for _, m := range media {
+		rj.open.Media = append(rj.open.Media, schemas.MediaRef{Volume: m.Volume, Start: m.StartOffset, End: m.EndOffset})
+	}
+	rj.prepare = schemas.PrepareJob{Kind: schemas.KindRestore, Storage: storage.Name, Target: req.Target, Replace: replace}
+	id, err := d.launch(ctx, rj)
+	return schemas.RunReply{JobID: id}, err
+}
+
+func checkTarget(t []byte) error {
+	s := string(t)
+	switch {
+	case s == "":
+		return errors.New("restore target is empty: name a folder on the client with --to")
+	case !filepath.IsAbs(s):
+		return fmt.Errorf("restore target %q is not an absolute path", s)
+	case strings.ContainsRune(s, 0):
+		return fmt.Errorf("restore target %q contains a NUL byte", s)
+	}
+	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func names[T any](items []T, name func(T) string) string {
+	if len(items) == 0 {
+		return "(none)"
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		out = append(out, name(it))
+	}
+	return strings.Join(out, ", ")
+}

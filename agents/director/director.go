@@ -1,0 +1,116 @@
+package director
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ferrybackup/ferry/agents/config"
+	"github.com/ferrybackup/ferry/agents/director/catalog"
+	"github.com/ferrybackup/ferry/bus"
+	"github.com/ferrybackup/ferry/schemas"
+	"github.com/nats-io/nats.go"
+)
+
+// Director runs jobs against one configuration and catalog.
+type Director struct {
+	cfg      *config.Director
+	cat      catalog.Catalog
+	bus      *bus.Conn
+	log      *slog.Logger
+	now      func() time.Time
+	presence *presence
+	started  time.Time
+
+	ctx     context.Context // jobs run under it; set by Run
+	mu      sync.Mutex
+	running map[int64]*runningJob
+	wg      sync.WaitGroup
+}
+
+// New returns a Director. Run starts it.
+func New(cfg *config.Director, cat catalog.Catalog, conn *bus.Conn, log *slog.Logger) *Director {
+	return &Director{
+		cfg: cfg, cat: cat, bus: conn, log: log, now: func() time.Time { return time.Now().UTC() },
+		presence: newPresence(), running: map[int64]*runningJob{},
+	}
+}
+
+// Run serves the console and agents until ctx ends, then fails the jobs
+// still running ("director shutting down") and returns.
+func (d *Director) Run(ctx context.Context) error {
+	d.ctx, d.started = ctx, d.now()
+	if err := bus.EnsureEventStream(ctx, d.bus, d.cfg.EventsMaxAge, d.cfg.EventsMaxBytes); err != nil {
+		return err
+	}
+	if err := d.failLeftovers(ctx); err != nil {
+		return err
+	}
+	subs, err := d.subscribe(ctx)
+	if err != nil {
+		return err
+	}
+	if err := d.bus.Flush(ctx); err != nil {
+		return err
+	}
+	d.log.Info("director ready", "name", d.cfg.Name, "nats", d.bus.URL(),
+		"clients", len(d.cfg.Clients), "storages", len(d.cfg.Storages), "jobs", len(d.cfg.Jobs))
+	<-ctx.Done()
+	for _, s := range subs {
+		_ = s.Unsubscribe()
+	}
+	d.wg.Wait()
+	return nil
+}
+
+func (d *Director) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
+	var subs []*nats.Subscription
+	add := func(s *nats.Subscription, err error) error {
+		if err == nil {
+			subs = append(subs, s)
+		}
+		return err
+	}
+	for _, err := range []error{
+		add(bus.Handle(ctx, d.bus, schemas.APIRun, schemas.APIRun.Wildcard(), d.apiRun)),
+		add(bus.Handle(ctx, d.bus, schemas.APIRestore, schemas.APIRestore.Wildcard(), d.apiRestore)),
+		add(bus.Handle(ctx, d.bus, schemas.APIJobs, schemas.APIJobs.Wildcard(), d.apiJobs)),
+		add(bus.Handle(ctx, d.bus, schemas.APIJob, schemas.APIJob.Wildcard(), d.apiJob)),
+		add(bus.Handle(ctx, d.bus, schemas.APIStatus, schemas.APIStatus.Wildcard(), d.apiStatus)),
+		add(bus.Handle(ctx, d.bus, schemas.DirReport, schemas.DirReport.Wildcard(), d.onReport)),
+		add(bus.Handle(ctx, d.bus, schemas.DirFiles, schemas.DirFiles.Wildcard(), d.onFiles)),
+		add(bus.Handle(ctx, d.bus, schemas.DirLog, schemas.DirLog.Wildcard(), d.onLog)),
+		add(bus.Subscribe(d.bus, schemas.Presence, schemas.Presence.Wildcard(), func(_ string, hb schemas.Heartbeat) {
+			d.presence.saw(hb, d.now())
+		})),
+	} {
+		if err != nil {
+			for _, s := range subs {
+				_ = s.Unsubscribe()
+			}
+			return nil, fmt.Errorf("subscribe: %w", err)
+		}
+	}
+	return subs, nil
+}
+
+// failLeftovers ends jobs a previous director process left unfinished.
+func (d *Director) failLeftovers(ctx context.Context) error {
+	jobs, err := d.cat.Unfinished(ctx)
+	if err != nil {
+		return fmt.Errorf("catalog: unfinished jobs: %w", err)
+	}
+	for _, j := range jobs {
+		r := catalog.Result{Status: catalog.StatusFailed, Reason: "director restarted while the job ran", Ended: d.now()}
+		if err := d.cat.EndJob(ctx, j.ID, r); err != nil {
+			return fmt.Errorf("catalog: end job %d: %w", j.ID, err)
+		}
+		d.abortAgents(j, r.Reason)
+		j.Status, j.Reason = r.Status, r.Reason
+		d.publish(j, schemas.EventFailed, func(ev *schemas.JobEvent) { ev.Status, ev.Reason = string(r.Status), r.Reason })
+		d.log.Warn("job left running by a previous director failed", "job", j.ID)
+	}
+	return nil
+}

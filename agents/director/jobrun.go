@@ -1,0 +1,191 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ferrybackup/ferry/agents/config"
+	"github.com/ferrybackup/ferry/agents/director/catalog"
+	"github.com/ferrybackup/ferry/bus"
+	"github.com/ferrybackup/ferry/schemas"
+)
+
+// How long the director waits for the second agent's report once the first
+// reported a failure, before it aborts the silent one.
+const peerReportGrace = 15 * time.Second
+
+// runningJob is a job the director is driving.
+type runningJob struct {
+	job     catalog.Job
+	client  config.Client
+	storage config.Storage
+	open    schemas.SessionOpen
+	prepare schemas.PrepareJob
+	reports chan schemas.AgentReport
+
+	mu      sync.Mutex
+	got     map[string]bool // role → report received
+	logSeen map[string]bool // role/seq → log chunk stored
+}
+
+func newRunningJob(j catalog.Job, c config.Client, s config.Storage) *runningJob {
+	return &runningJob{job: j, client: c, storage: s, reports: make(chan schemas.AgentReport, 2),
+		got: map[string]bool{}, logSeen: map[string]bool{}}
+}
+
+// launch records j in the catalog, publishes "created" and runs it.
+func (d *Director) launch(ctx context.Context, rj *runningJob) (int64, error) {
+	id, err := d.cat.CreateJob(ctx, rj.job)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: create job: %w", err)
+	}
+	rj.job.ID, rj.open.JobID, rj.prepare.JobID = id, id, id
+	rj.job.Created = d.now()
+	d.mu.Lock()
+	d.running[id] = rj
+	d.mu.Unlock()
+	d.publish(rj.job, schemas.EventCreated, nil)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		res, chunks := d.execute(d.ctx, rj)
+		d.finish(rj, res, chunks)
+	}()
+	return id, nil
+}
+
+func (d *Director) fail(format string, args ...any) (catalog.Result, int) {
+	return catalog.Result{Status: catalog.StatusFailed, Reason: fmt.Sprintf(format, args...), Ended: d.now()}, 0
+}
+
+// execute drives one job through DESIGN.md §3 in order; no step is timed by
+// a sleep, each waits for the previous one's reply.
+func (d *Director) execute(ctx context.Context, rj *runningJob) (catalog.Result, int) {
+	plan := planData(rj.client, rj.storage)
+	rj.open.Initiator, rj.prepare.Initiator = plan.Initiator, plan.Initiator
+	opened, err := bus.Request(ctx, d.bus, schemas.SDOpen, rj.open, rj.storage.Name)
+	if err != nil {
+		return d.fail("%s", agentErr("storage daemon", rj.storage.Name, "open a session", err))
+	}
+	rj.prepare.Key = opened.Key
+	if _, err := bus.Request(ctx, d.bus, schemas.FDPrepare, rj.prepare, rj.client.Name); err != nil {
+		d.abortSD(rj, "client could not prepare")
+		return d.fail("%s", agentErr("client", rj.client.Name, "prepare the job", err))
+	}
+	if err := d.cat.MarkRunning(ctx, rj.job.ID, d.now()); err != nil {
+		d.abortAgents(rj.job, "catalog error")
+		return d.fail("catalog: %v", err)
+	}
+	d.publish(rj.job, schemas.EventStarted, nil)
+	if res, failed := d.connect(ctx, rj, plan); failed {
+		return res, 0
+	}
+	if err := d.startSender(ctx, rj); err != nil {
+		d.abortAgents(rj.job, "start failed")
+		return d.fail("%v", err)
+	}
+	return d.collect(ctx, rj)
+}
+
+// connect has the initiator dial the data socket and records who dialed whom.
+func (d *Director) connect(ctx context.Context, rj *runningJob, plan dataPlan) (catalog.Result, bool) {
+	cctx, cancel := context.WithTimeout(ctx, d.cfg.ConnectTimeout+5*time.Second)
+	defer cancel()
+	dc := schemas.DataConnect{JobID: rj.job.ID, Addr: plan.Addr, Peer: plan.Peer}
+	var got schemas.DataConnected
+	var err error
+	if plan.Initiator == schemas.InitiatorSD {
+		got, err = bus.Request(cctx, d.bus, schemas.SDConnect, dc, rj.storage.Name)
+	} else {
+		got, err = bus.Request(cctx, d.bus, schemas.FDConnect, dc, rj.client.Name)
+	}
+	if err != nil {
+		d.abortAgents(rj.job, "data connection failed")
+		res, _ := d.fail("%s", connectErr(rj, plan, err))
+		return res, true
+	}
+	if err := d.cat.SetDataChannel(ctx, rj.job.ID, plan.Initiator, got.From, got.To); err != nil {
+		d.abortAgents(rj.job, "catalog error")
+		res, _ := d.fail("catalog: %v", err)
+		return res, true
+	}
+	rj.job.Initiator, rj.job.DialFrom, rj.job.DialTo = plan.Initiator, got.From, got.To
+	d.log.Info("data channel open", "job", rj.job.ID, "initiator", plan.Initiator, "from", got.From, "to", got.To)
+	d.publish(rj.job, schemas.EventDataOpen, func(ev *schemas.JobEvent) {
+		ev.Initiator, ev.From, ev.To = plan.Initiator, got.From, got.To
+	})
+	return catalog.Result{}, false
+}
+
+// startSender tells the sending side to stream: the fd on backup, the sd on
+// restore.
+func (d *Director) startSender(ctx context.Context, rj *runningJob) error {
+	start := schemas.DataStart{JobID: rj.job.ID}
+	if rj.job.Kind == catalog.KindBackup {
+		_, err := bus.Request(ctx, d.bus, schemas.FDStart, start, rj.client.Name)
+		return wrapAgent("client", rj.client.Name, "start sending", err)
+	}
+	_, err := bus.Request(ctx, d.bus, schemas.SDStart, start, rj.storage.Name)
+	return wrapAgent("storage daemon", rj.storage.Name, "start sending", err)
+}
+
+func wrapAgent(kind, name, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(agentErr(kind, name, what, err))
+}
+
+// agentErr names the agent and says what to check.
+func agentErr(kind, name, what string, err error) string {
+	if errors.Is(err, bus.ErrNoResponders) {
+		return fmt.Sprintf("%s %s is offline: nothing answered on the bus when asked to %s; check that the %s daemon runs and is connected to NATS", kind, name, what, kind)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("%s %s did not answer in time when asked to %s", kind, name, what)
+	}
+	return fmt.Sprintf("%s %s could not %s: %v", kind, name, what, err)
+}
+
+// connectErr says who dialed whom at which address and hints at `passive`.
+func connectErr(rj *runningJob, plan dataPlan, err error) string {
+	if plan.Initiator == schemas.InitiatorSD {
+		return fmt.Sprintf("sd %s dialed fd %s at %s for the data socket and failed: %v; check that client %s listens there and is reachable from the storage, or set passive = false on client %s if it can dial out",
+			rj.storage.Name, rj.client.Name, plan.Addr, unwrapRemote(err), rj.client.Name, rj.client.Name)
+	}
+	return fmt.Sprintf("fd %s dialed sd %s at %s for the data socket and failed: %v; check the storage's address and data_port, or set passive = true on client %s if it cannot reach the storage",
+		rj.client.Name, rj.storage.Name, plan.Addr, unwrapRemote(err), rj.client.Name)
+}
+
+func unwrapRemote(err error) error {
+	var re *schemas.RemoteError
+	if errors.As(err, &re) {
+		return re
+	}
+	return err
+}
+
+func (d *Director) abortSD(rj *runningJob, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = bus.Request(ctx, d.bus, schemas.SDAbort, schemas.AbortJob{JobID: rj.job.ID, Reason: reason}, rj.storage.Name)
+}
+
+// abortAgents tells both agents of j to stop; absent agents are ignored.
+func (d *Director) abortAgents(j catalog.Job, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msg := schemas.AbortJob{JobID: j.ID, Reason: reason}
+	if j.Storage != "" {
+		_, _ = bus.Request(ctx, d.bus, schemas.SDAbort, msg, j.Storage)
+	}
+	if j.Client != "" {
+		_, _ = bus.Request(ctx, d.bus, schemas.FDAbort, msg, j.Client)
+	}
+}
+
+func jobToken(id int64) string { return strconv.FormatInt(id, 10) }

@@ -1,0 +1,134 @@
+package fd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ferrybackup/ferry/agents/heartbeat"
+	"github.com/ferrybackup/ferry/bus"
+	"github.com/ferrybackup/ferry/datapath"
+	"github.com/ferrybackup/ferry/schemas"
+	"github.com/nats-io/nats.go"
+)
+
+// Config of a file daemon.
+type Config struct {
+	Name           string
+	DataListen     string // passive only: where the sd dials in
+	Passive        bool
+	ConnectTimeout time.Duration // active only: dialing the sd
+	Version        string
+}
+
+// Agent is a running file daemon.
+type Agent struct {
+	cfg     Config
+	bus     *bus.Conn
+	log     *slog.Logger
+	ln      *datapath.Listener // nil for an active client: it never listens
+	started time.Time
+
+	mu   sync.Mutex
+	jobs map[int64]*job
+}
+
+// New returns an fd; a passive one opens its data listener.
+func New(cfg Config, conn *bus.Conn, log *slog.Logger) (*Agent, error) {
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	a := &Agent{cfg: cfg, bus: conn, log: log, jobs: map[int64]*job{}, started: time.Now()}
+	if cfg.Passive {
+		ln, err := datapath.Listen(cfg.DataListen, datapath.RoleFD, log)
+		if err != nil {
+			return nil, err
+		}
+		a.ln = ln
+	}
+	return a, nil
+}
+
+// DataAddr is the bound data address of a passive fd, nil for an active one.
+func (a *Agent) DataAddr() net.Addr {
+	if a.ln == nil {
+		return nil
+	}
+	return a.ln.Addr()
+}
+
+// Run serves until ctx ends; running jobs are aborted then.
+func (a *Agent) Run(ctx context.Context) error {
+	subs, err := a.subscribe(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.bus.Ready(ctx); err != nil {
+		return err
+	}
+	go heartbeat.Run(ctx, a.bus, a.heartbeat, a.log)
+	a.log.Info("file daemon ready", "name", a.cfg.Name, "passive", a.cfg.Passive, "data", addrString(a.DataAddr()))
+	if a.ln != nil {
+		err = a.ln.Serve(ctx)
+	} else {
+		<-ctx.Done()
+	}
+	for _, s := range subs {
+		_ = s.Unsubscribe()
+	}
+	a.abortAll("file daemon shutting down")
+	return err
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return "(active: no listener)"
+	}
+	return a.String()
+}
+
+func (a *Agent) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
+	var subs []*nats.Subscription
+	name := a.cfg.Name
+	prep, _ := schemas.FDPrepare.Subject(name)
+	conn, _ := schemas.FDConnect.Subject(name)
+	start, _ := schemas.FDStart.Subject(name)
+	abort, _ := schemas.FDAbort.Subject(name)
+	for _, f := range []func() (*nats.Subscription, error){
+		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDPrepare, prep, a.onPrepare) },
+		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDConnect, conn, a.onConnect) },
+		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDStart, start, a.onStart) },
+		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDAbort, abort, a.onAbort) },
+	} {
+		s, err := f()
+		if err != nil {
+			return nil, fmt.Errorf("subscribe: %w", err)
+		}
+		subs = append(subs, s)
+	}
+	return subs, nil
+}
+
+func (a *Agent) heartbeat() schemas.Heartbeat {
+	a.mu.Lock()
+	n := len(a.jobs)
+	a.mu.Unlock()
+	addr := ""
+	if a.ln != nil {
+		addr = a.ln.Addr().String()
+	}
+	return schemas.Heartbeat{Name: a.cfg.Name, Role: "fd", Version: a.cfg.Version, DataAddr: addr, Passive: a.cfg.Passive,
+		Started: a.started.UnixNano(), Jobs: n}
+}
+
+func (a *Agent) abortAll(reason string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, j := range a.jobs {
+		j.cancel(errors.New(reason))
+	}
+}

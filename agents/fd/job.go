@@ -1,0 +1,147 @@
+package fd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ferrybackup/ferry/bus"
+	"github.com/ferrybackup/ferry/datapath"
+	"github.com/ferrybackup/ferry/schemas"
+)
+
+// connectWait bounds how long a prepared job waits for its data socket.
+const connectWait = 2 * time.Minute
+
+// job is one job prepared on this fd.
+type job struct {
+	prep     schemas.PrepareJob
+	expected *datapath.Expected
+	conns    chan net.Conn
+	started  chan struct{}
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	once     sync.Once
+}
+
+func (a *Agent) onPrepare(_ context.Context, _ string, req schemas.PrepareJob) (schemas.Ack, error) {
+	if err := a.checkMode(req.Initiator); err != nil {
+		return schemas.Ack{}, err
+	}
+	if req.Kind != schemas.KindBackup && req.Kind != schemas.KindRestore {
+		return schemas.Ack{}, fmt.Errorf("unknown job kind %q", req.Kind)
+	}
+	if len(req.Key) != datapath.KeyLen {
+		return schemas.Ack{}, fmt.Errorf("job %d: session key has %d bytes, want %d", req.JobID, len(req.Key), datapath.KeyLen)
+	}
+	j := &job{prep: req, conns: make(chan net.Conn, 1), started: make(chan struct{})}
+	j.ctx, j.cancel = context.WithCancelCause(context.Background())
+	if req.Initiator == schemas.InitiatorSD {
+		j.expected = a.ln.Expect(uint64(req.JobID), datapath.RoleSD, req.Key)
+	}
+	a.mu.Lock()
+	_, dup := a.jobs[req.JobID]
+	if !dup {
+		a.jobs[req.JobID] = j
+	}
+	a.mu.Unlock()
+	if dup {
+		j.cancel(nil)
+		if j.expected != nil {
+			j.expected.Cancel()
+		}
+		return schemas.Ack{}, fmt.Errorf("job %d is already prepared on client %s", req.JobID, a.cfg.Name)
+	}
+	go a.run(j)
+	return schemas.Ack{}, nil
+}
+
+// checkMode reports a disagreement between the director's Client resource
+// and this fd's own `passive` setting.
+func (a *Agent) checkMode(initiator string) error {
+	switch {
+	case initiator == schemas.InitiatorSD && !a.cfg.Passive:
+		return fmt.Errorf("client %s: the director's configuration says passive = true, but this file daemon's own configuration says passive = false, so it has no data listener; make the two agree", a.cfg.Name)
+	case initiator == schemas.InitiatorFD && a.cfg.Passive:
+		return fmt.Errorf("client %s: this file daemon is passive and never dials out, but the director's configuration says passive = false; make the two agree", a.cfg.Name)
+	case initiator != schemas.InitiatorSD && initiator != schemas.InitiatorFD:
+		return fmt.Errorf("unknown initiator %q", initiator)
+	}
+	return nil
+}
+
+func (a *Agent) lookup(id int64) (*job, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	j := a.jobs[id]
+	if j == nil {
+		return nil, fmt.Errorf("no job %d prepared on client %s", id, a.cfg.Name)
+	}
+	return j, nil
+}
+
+// onConnect dials the sd (active client only).
+func (a *Agent) onConnect(_ context.Context, _ string, req schemas.DataConnect) (schemas.DataConnected, error) {
+	j, err := a.lookup(req.JobID)
+	if err != nil {
+		return schemas.DataConnected{}, err
+	}
+	if j.prep.Initiator != schemas.InitiatorFD {
+		return schemas.DataConnected{}, fmt.Errorf("job %d: the sd dials this client, it does not dial out", req.JobID)
+	}
+	c, err := datapath.Dial(j.ctx, req.Addr, datapath.RoleFD, uint64(req.JobID), j.prep.Key, a.cfg.ConnectTimeout)
+	if err != nil {
+		return schemas.DataConnected{}, fmt.Errorf("dial %s: %w", req.Addr, err)
+	}
+	j.conns <- c
+	return schemas.DataConnected{JobID: req.JobID, From: c.LocalAddr().String(), To: req.Addr}, nil
+}
+
+func (a *Agent) onStart(_ context.Context, _ string, req schemas.DataStart) (schemas.Ack, error) {
+	j, err := a.lookup(req.JobID)
+	if err != nil {
+		return schemas.Ack{}, err
+	}
+	j.once.Do(func() { close(j.started) })
+	return schemas.Ack{}, nil
+}
+
+func (a *Agent) onAbort(_ context.Context, _ string, req schemas.AbortJob) (schemas.Ack, error) {
+	j, err := a.lookup(req.JobID)
+	if err != nil {
+		return schemas.Ack{Note: "no such job"}, nil
+	}
+	a.log.Warn("job aborted by the director", "job", req.JobID, "reason", req.Reason)
+	j.cancel(errors.New("aborted by the director: " + req.Reason))
+	return schemas.Ack{}, nil
+}
+
+func (a *Agent) waitConn(j *job) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(j.ctx, connectWait)
+	defer cancel()
+	if j.expected != nil {
+		c, err := j.expected.Wait(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("storage daemon %s never connected: %w", j.prep.Storage, err)
+		}
+		return c, nil
+	}
+	select {
+	case c := <-j.conns:
+		return c, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("no data connection to storage daemon %s: %w", j.prep.Storage, context.Cause(ctx))
+	}
+}
+
+// deliver sends a message that must reach the director, retrying until it
+// is acknowledged.
+func deliver[Req any](a *Agent, r schemas.Request[Req, schemas.Ack], msg Req) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	_, err := bus.Deliver(ctx, a.bus, r, msg, "fd", a.cfg.Name)
+	return err
+}

@@ -1,0 +1,99 @@
+package restore
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/ferrybackup/ferry/datapath"
+)
+
+// pendingDir is a directory whose attributes are applied when the stream
+// leaves it.
+type pendingDir struct {
+	path string
+	hdr  datapath.FileHeader
+	fd   int
+}
+
+// directory creates (or reuses) the current directory entry with mode 0700
+// and queues its attributes.
+func (rv *receiver) directory() {
+	c := &rv.cur
+	ex, err := rv.lookup()
+	if err != nil {
+		rv.warnErr(c.hdr.Path, "skipped: lstat", err)
+		rv.skipEntry()
+		return
+	}
+	if ex.exists && !ex.dir {
+		if !rv.mayReplace(ex) {
+			rv.skipEntry()
+			return
+		}
+		if err := unix.Unlinkat(c.dir, c.name, 0); err != nil {
+			rv.warnErr(c.hdr.Path, "skipped: remove existing entry", err)
+			rv.skipEntry()
+			return
+		}
+		ex = existing{}
+	}
+	if !ex.exists {
+		if err := unix.Mkdirat(c.dir, c.name, 0o700); err != nil {
+			rv.warnErr(c.hdr.Path, "skipped: mkdir", err)
+			rv.skipEntry()
+			return
+		}
+	}
+	rv.totals.Files++
+	if ex.exists && !rv.reapply(ex) {
+		return
+	}
+	rv.queueDir()
+}
+
+// reapply reports whether an existing directory takes the stored
+// attributes: yes if this restore created it on the way, else per policy.
+func (rv *receiver) reapply(ex existing) bool {
+	path := string(rv.cur.hdr.Path)
+	if _, ok := rv.made[path]; ok {
+		delete(rv.made, path)
+		return true
+	}
+	switch rv.opt.Replace {
+	case ReplaceAlways:
+		return true
+	case ReplaceIfNewer:
+		return rv.cur.hdr.Mtime > ex.mtime
+	}
+	return false
+}
+
+// queueDir opens the current directory and keeps it until the stream
+// leaves it.
+func (rv *receiver) queueDir() {
+	c := &rv.cur
+	fd, err := unix.Openat(c.dir, c.name, dirFlags, 0)
+	if err != nil {
+		rv.warnErr(c.hdr.Path, "attributes not restored: open", err)
+		return
+	}
+	rv.dirs = append(rv.dirs, pendingDir{path: string(c.hdr.Path), hdr: c.hdr, fd: fd})
+}
+
+// leave applies the attributes of the queued directories that p is not
+// below, deepest first; p == nil leaves them all.
+func (rv *receiver) leave(p []byte) {
+	if rv.skip != "" && (p == nil || !below(p, rv.skip)) {
+		rv.skip = ""
+	}
+	for n := len(rv.dirs); n > 0; n-- {
+		d := rv.dirs[n-1]
+		if p != nil && below(p, d.path) {
+			return
+		}
+		rv.dirs = rv.dirs[:n-1]
+		if err := rv.fdAttrs(d.fd, &d.hdr); err != nil {
+			rv.warnErr(d.hdr.Path, "attributes", err)
+		}
+		unix.Close(d.fd)
+	}
+}

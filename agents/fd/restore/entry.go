@@ -1,0 +1,158 @@
+package restore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferrybackup/ferry/datapath"
+)
+
+// entry is the entry between its header and its trailer.
+type entry struct {
+	active bool // a header came, its trailer not yet
+	skip   bool // its data records are discarded
+	hdr    datapath.FileHeader
+	fd     int // temporary file being written, -1 if none
+	dir    int // parent directory (the cache's descriptor)
+	name   string
+	tmp    string
+	target existing
+	pos    int64 // next write offset
+	wrote  int64 // data bytes written
+}
+
+// header starts an entry.
+func (rv *receiver) header(p []byte) error {
+	if rv.cur.active {
+		return fmt.Errorf("%w: header before the trailer of %q", ErrStream, rv.cur.hdr.Path)
+	}
+	h, err := datapath.DecodeFileHeader(p)
+	if err != nil {
+		return err
+	}
+	if err := checkPath(h.Path); err != nil {
+		return err
+	}
+	if err := rv.cancelled(); err != nil {
+		return err
+	}
+	rv.seen.Files++
+	h.Path = bytes.Clone(h.Path) // the payload is reused by the next record
+	h.LinkTarget = bytes.Clone(h.LinkTarget)
+	h.Ext = nil
+	rv.cur = entry{active: true, hdr: h, fd: -1}
+	rv.leave(h.Path)
+	rv.tick(h.Path)
+	if rv.skip != "" && below(h.Path, rv.skip) {
+		rv.cur.skip = true
+		return nil
+	}
+	return rv.create()
+}
+
+// create creates the current entry, or marks it skipped.
+func (rv *receiver) create() error {
+	h := &rv.cur.hdr
+	dir, name, err := rv.parentOf(h.Path)
+	if err != nil {
+		if errors.Is(err, ErrUnsafePath) {
+			return err
+		}
+		rv.warnErr(h.Path, "skipped", err)
+		rv.skipEntry()
+		return nil
+	}
+	rv.cur.dir, rv.cur.name = dir, name
+	switch h.Type {
+	case datapath.TypeDir:
+		rv.directory()
+	case datapath.TypeRegular:
+		return rv.regular()
+	case datapath.TypeSymlink:
+		rv.symlink()
+	case datapath.TypeFifo, datapath.TypeCharDev, datapath.TypeBlockDev:
+		rv.node()
+	case datapath.TypeSocket:
+		rv.warn(h.Path, "socket not restored")
+		rv.cur.skip = true
+	default:
+		rv.warn(h.Path, fmt.Sprintf("unsupported type %s skipped", h.Type))
+		rv.cur.skip = true
+	}
+	return nil
+}
+
+// skipEntry skips the current entry and, for a directory, its contents.
+func (rv *receiver) skipEntry() {
+	rv.cur.skip = true
+	if rv.cur.hdr.Type == datapath.TypeDir {
+		rv.skip = string(rv.cur.hdr.Path)
+	}
+}
+
+// trailer closes the current entry.
+func (rv *receiver) trailer(p []byte) error {
+	t, err := datapath.DecodeFileTrailer(p)
+	if err != nil {
+		return err
+	}
+	if !rv.cur.active {
+		return fmt.Errorf("%w: trailer without a header", ErrStream)
+	}
+	if rv.cur.fd >= 0 {
+		if err := rv.finishFile(&t); err != nil {
+			return err // close discards the file
+		}
+	}
+	rv.cur = entry{fd: -1}
+	return nil
+}
+
+// existing describes what a stored name already holds in the target.
+type existing struct {
+	exists, dir bool
+	mtime       int64
+}
+
+// lookup reports what the current entry's name holds in the target.
+func (rv *receiver) lookup() (existing, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(rv.cur.dir, rv.cur.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err == unix.ENOENT {
+		return existing{}, nil
+	}
+	if err != nil {
+		return existing{}, err
+	}
+	return existing{exists: true, dir: st.Mode&unix.S_IFMT == unix.S_IFDIR, mtime: st.Mtim.Nano()}, nil
+}
+
+// mayReplace applies the replace policy to an existing entry; for "never"
+// it warns.
+func (rv *receiver) mayReplace(ex existing) bool {
+	switch rv.opt.Replace {
+	case ReplaceAlways:
+		return true
+	case ReplaceIfNewer:
+		return rv.cur.hdr.Mtime > ex.mtime
+	}
+	rv.warn(rv.cur.hdr.Path, "exists, not replaced")
+	return false
+}
+
+// decide looks up the current entry's name and decides whether to create
+// it; a skipped entry is marked so.
+func (rv *receiver) decide() (existing, bool) {
+	ex, err := rv.lookup()
+	if err != nil {
+		rv.warnErr(rv.cur.hdr.Path, "skipped: lstat", err)
+	} else if !ex.exists || rv.mayReplace(ex) {
+		rv.cur.target = ex
+		return ex, true
+	}
+	rv.skipEntry()
+	return ex, false
+}

@@ -1,0 +1,144 @@
+package restore
+
+import (
+	"bytes"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferrybackup/ferry/datapath"
+)
+
+// regular starts writing the current regular file under a temporary name.
+func (rv *receiver) regular() error {
+	c := &rv.cur
+	if c.hdr.Size < 0 {
+		return fmt.Errorf("%w: %q announces size %d", ErrStream, c.hdr.Path, c.hdr.Size)
+	}
+	if _, ok := rv.decide(); !ok {
+		return nil
+	}
+	fd := -1
+	tmp, err := rv.makeTemp(func(tmp string) (err error) {
+		fd, err = unix.Openat(c.dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		return err
+	})
+	if err != nil {
+		rv.warnErr(c.hdr.Path, "skipped: create", err)
+		c.skip = true
+		return nil
+	}
+	c.fd, c.tmp = fd, tmp
+	rv.hasher.Reset()
+	return nil
+}
+
+// data writes a data record of the current file at its next offset.
+func (rv *receiver) data(p []byte) error {
+	c := &rv.cur
+	if !c.active || c.hdr.Type != datapath.TypeRegular {
+		return fmt.Errorf("%w: data record outside a regular file", ErrStream)
+	}
+	rv.seen.Bytes += int64(len(p))
+	if c.fd < 0 {
+		return nil
+	}
+	if int64(len(p)) > c.hdr.Size-c.pos {
+		return fmt.Errorf("%w: %q: data beyond its size %d", ErrStream, c.hdr.Path, c.hdr.Size)
+	}
+	rv.hasher.Write(p)
+	if err := pwriteAll(c.fd, p, c.pos); err != nil {
+		return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
+	}
+	c.pos += int64(len(p))
+	c.wrote += int64(len(p))
+	rv.totals.Bytes += int64(len(p))
+	rv.tick(c.hdr.Path)
+	return nil
+}
+
+// hole skips a hole of the current file.
+func (rv *receiver) hole(p []byte) error {
+	off, n, err := datapath.DecodeHole(p)
+	if err != nil {
+		return err
+	}
+	c := &rv.cur
+	if !c.active || c.hdr.Type != datapath.TypeRegular {
+		return fmt.Errorf("%w: hole record outside a regular file", ErrStream)
+	}
+	if c.fd < 0 {
+		return nil
+	}
+	if off < c.pos || n < 0 || off > c.hdr.Size || n > c.hdr.Size-off {
+		return fmt.Errorf("%w: %q: hole [%d,+%d) out of order or beyond size %d", ErrStream, c.hdr.Path, off, n, c.hdr.Size)
+	}
+	c.pos = off + n
+	return nil
+}
+
+func pwriteAll(fd int, p []byte, off int64) error {
+	for len(p) > 0 {
+		n, err := unix.Pwrite(fd, p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}
+
+// finishFile verifies, completes and places the current file.
+func (rv *receiver) finishFile(t *datapath.FileTrailer) error {
+	c := &rv.cur
+	if t.Bytes != c.wrote {
+		return fmt.Errorf("%w: %q: trailer counts %d bytes, %d received", ErrStream, c.hdr.Path, t.Bytes, c.wrote)
+	}
+	if err := rv.verify(t); err != nil {
+		return err
+	}
+	if c.pos < c.hdr.Size { // trailing hole
+		if err := unix.Ftruncate(c.fd, c.hdr.Size); err != nil {
+			return fmt.Errorf("restore: truncate %q: %w", c.hdr.Path, err)
+		}
+	}
+	if err := rv.fdAttrs(c.fd, &c.hdr); err != nil {
+		rv.warnErr(c.hdr.Path, "attributes", err)
+	}
+	fd := c.fd
+	c.fd = -1
+	if err := unix.Close(fd); err != nil {
+		unix.Unlinkat(c.dir, c.tmp, 0)
+		return fmt.Errorf("restore: close %q: %w", c.hdr.Path, err)
+	}
+	rv.place(c.tmp)
+	return nil
+}
+
+// verify checks the content written against the trailer's sum.
+func (rv *receiver) verify(t *datapath.FileTrailer) error {
+	switch t.Algo {
+	case datapath.AlgoBLAKE3:
+		if !bytes.Equal(rv.hasher.Sum(rv.sum[:0]), t.Sum) {
+			return fmt.Errorf("%w: %q", ErrChecksum, rv.cur.hdr.Path)
+		}
+	case datapath.AlgoNone:
+	default:
+		rv.warn(rv.cur.hdr.Path, fmt.Sprintf("unknown checksum algorithm %d: content not verified", t.Algo))
+	}
+	return nil
+}
+
+// discard removes a file left half written by a failed restore.
+func (rv *receiver) discard() {
+	c := &rv.cur
+	if c.fd < 0 {
+		return
+	}
+	unix.Close(c.fd)
+	unix.Unlinkat(c.dir, c.tmp, 0)
+	c.fd = -1
+}

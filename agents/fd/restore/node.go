@@ -1,0 +1,129 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferrybackup/ferry/datapath"
+)
+
+// symlink creates the current symlink with its stored target, never
+// following it.
+func (rv *receiver) symlink() {
+	c := &rv.cur
+	if _, ok := rv.decide(); !ok {
+		return
+	}
+	target := string(c.hdr.LinkTarget)
+	tmp, err := rv.makeTemp(func(tmp string) error { return unix.Symlinkat(target, c.dir, tmp) })
+	if err != nil {
+		rv.warnErr(c.hdr.Path, "skipped: symlink", err)
+		c.skip = true
+		return
+	}
+	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, false); err != nil {
+		rv.warnErr(c.hdr.Path, "attributes", err)
+	}
+	rv.place(tmp)
+}
+
+// node creates the current fifo or device node.
+func (rv *receiver) node() {
+	c := &rv.cur
+	if _, ok := rv.decide(); !ok {
+		return
+	}
+	mode := uint32(unix.S_IFIFO)
+	switch c.hdr.Type {
+	case datapath.TypeCharDev:
+		mode = unix.S_IFCHR
+	case datapath.TypeBlockDev:
+		mode = unix.S_IFBLK
+	}
+	tmp, err := rv.makeTemp(func(tmp string) error { return unix.Mknodat(c.dir, tmp, mode|0o600, int(c.hdr.Rdev)) })
+	if err != nil {
+		rv.warnErr(c.hdr.Path, fmt.Sprintf("skipped: create %s", c.hdr.Type), err)
+		c.skip = true
+		return
+	}
+	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, true); err != nil {
+		rv.warnErr(c.hdr.Path, "attributes", err)
+	}
+	rv.place(tmp)
+}
+
+// makeTemp creates an entry under a fresh temporary name with create.
+func (rv *receiver) makeTemp(create func(name string) error) (string, error) {
+	for range 100 {
+		rv.tmpSeq++
+		name := fmt.Sprintf(".ferry-restore.%d.%d", os.Getpid(), rv.tmpSeq)
+		err := create(name)
+		if err == nil {
+			return name, nil
+		}
+		if err != unix.EEXIST {
+			return "", err
+		}
+	}
+	return "", unix.EEXIST
+}
+
+var errNotReplaced = errors.New("exists, not replaced")
+
+// place renames temporary entry tmp to the current entry's name, following
+// the replace policy decided at its header.
+func (rv *receiver) place(tmp string) {
+	c := &rv.cur
+	if err := rv.rename(tmp); err != nil {
+		unix.Unlinkat(c.dir, tmp, 0)
+		if err == errNotReplaced {
+			rv.warn(c.hdr.Path, err.Error())
+		} else {
+			rv.warnErr(c.hdr.Path, "skipped", err)
+		}
+		return
+	}
+	rv.totals.Files++
+}
+
+func (rv *receiver) rename(tmp string) error {
+	c := &rv.cur
+	if !c.target.exists {
+		return renameNoReplace(c.dir, tmp, c.name)
+	}
+	if c.target.dir {
+		err := unix.Unlinkat(c.dir, c.name, unix.AT_REMOVEDIR)
+		if err == unix.ENOTEMPTY || err == unix.EEXIST {
+			return errors.New("non-empty directory not replaced")
+		}
+		if err != nil && err != unix.ENOENT {
+			return fmt.Errorf("remove directory: %w", err)
+		}
+		rv.forget(string(c.hdr.Path))
+	}
+	return unix.Renameat(c.dir, tmp, c.dir, c.name)
+}
+
+// renameNoReplace renames tmp to name unless name exists.
+func renameNoReplace(dir int, tmp, name string) error {
+	err := unix.Renameat2(dir, tmp, dir, name, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS { // not supported here: link, then unlink
+		if err = unix.Linkat(dir, tmp, dir, name, 0); err == nil {
+			return unix.Unlinkat(dir, tmp, 0)
+		}
+	}
+	if err == unix.EEXIST {
+		return errNotReplaced
+	}
+	return err
+}
+
+// forget drops the cached descriptor of a removed directory or below it.
+func (rv *receiver) forget(path string) {
+	if c := rv.cache.path; c == path || below([]byte(c), path) {
+		rv.cache.reset()
+	}
+}

@@ -1,0 +1,125 @@
+package restore
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// checkPath refuses a stored path that could leave the target.
+func checkPath(p []byte) error {
+	switch {
+	case len(p) == 0:
+		return fmt.Errorf("%w: empty path", ErrUnsafePath)
+	case p[0] == '/':
+		return fmt.Errorf("%w: %q is absolute", ErrUnsafePath, p)
+	case bytes.IndexByte(p, 0) >= 0:
+		return fmt.Errorf("%w: %q holds a NUL byte", ErrUnsafePath, p)
+	}
+	for c := range bytes.SplitSeq(p, []byte{'/'}) {
+		if len(c) == 0 || string(c) == "." || string(c) == ".." {
+			return fmt.Errorf("%w: %q has a %q component", ErrUnsafePath, p, c)
+		}
+	}
+	return nil
+}
+
+// dirCache holds the last parent directory opened.
+type dirCache struct {
+	path string
+	fd   int
+}
+
+func (c *dirCache) reset() {
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+	}
+	*c = dirCache{fd: -1}
+}
+
+// parentOf returns the directory holding stored path p, opened relative to
+// the target, and p's last component. A symlink on the way is a fatal
+// ErrUnsafePath; other errors are per entry.
+func (rv *receiver) parentOf(p []byte) (int, string, error) {
+	i := bytes.LastIndexByte(p, '/')
+	if i < 0 {
+		return rv.root, string(p), nil
+	}
+	fd, err := rv.openDir(string(p[:i]))
+	return fd, string(p[i+1:]), err
+}
+
+// openDir returns a descriptor of directory dir (relative to the target),
+// creating missing components with mode 0700. The descriptor belongs to
+// the cache: it stays valid until the next call.
+func (rv *receiver) openDir(dir string) (int, error) {
+	c := &rv.cache
+	if c.fd >= 0 && c.path == dir {
+		return c.fd, nil
+	}
+	start, done := rv.root, 0
+	if c.fd >= 0 && len(dir) > len(c.path) && dir[len(c.path)] == '/' && strings.HasPrefix(dir, c.path) {
+		start, done = c.fd, len(c.path)+1
+	}
+	fd, err := rv.walk(start, dir, done)
+	if err != nil {
+		return -1, err
+	}
+	c.reset()
+	*c = dirCache{path: dir, fd: fd}
+	return fd, nil
+}
+
+// walk opens dir[done:] component by component from start (which opens
+// dir[:done]) and returns a new descriptor.
+func (rv *receiver) walk(start int, dir string, done int) (int, error) {
+	fd := start
+	for done < len(dir) {
+		n := strings.IndexByte(dir[done:], '/')
+		if n < 0 {
+			n = len(dir) - done
+		}
+		next, err := rv.step(fd, dir[:done+n], dir[done:done+n])
+		if fd != start {
+			unix.Close(fd)
+		}
+		if err != nil {
+			return -1, err
+		}
+		fd, done = next, done+n+1
+	}
+	if fd == start {
+		return unix.Dup(fd)
+	}
+	return fd, nil
+}
+
+// step opens component name of path in dirfd, creating it if missing.
+func (rv *receiver) step(dirfd int, path, name string) (int, error) {
+	fd, err := unix.Openat(dirfd, name, dirFlags, 0)
+	if err == unix.ENOENT {
+		if err = unix.Mkdirat(dirfd, name, 0o700); err == nil {
+			rv.made[path] = struct{}{}
+		}
+		if err == nil || err == unix.EEXIST {
+			fd, err = unix.Openat(dirfd, name, dirFlags, 0)
+		}
+	}
+	if err == nil {
+		return fd, nil
+	}
+	var st unix.Stat_t
+	if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return -1, fmt.Errorf("%w: %q is a symlink, not followed", ErrUnsafePath, path)
+	}
+	return -1, fmt.Errorf("open directory %q: %w", path, err)
+}
+
+// below reports whether p lies below directory dir.
+func below(p []byte, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && string(p[:len(dir)]) == dir
+}

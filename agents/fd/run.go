@@ -1,0 +1,150 @@
+package fd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ferrybackup/ferry/agents/fd/backup"
+	"github.com/ferrybackup/ferry/agents/fd/fileset"
+	"github.com/ferrybackup/ferry/agents/fd/restore"
+	"github.com/ferrybackup/ferry/bus"
+	"github.com/ferrybackup/ferry/datapath"
+	"github.com/ferrybackup/ferry/schemas"
+)
+
+// run waits for the data socket, moves the data, then delivers the job log
+// and the report.
+func (a *Agent) run(j *job) {
+	defer func() {
+		a.mu.Lock()
+		delete(a.jobs, j.prep.JobID)
+		a.mu.Unlock()
+		if j.expected != nil {
+			j.expected.Cancel()
+		}
+		j.cancel(nil)
+	}()
+	rep := schemas.AgentReport{JobID: j.prep.JobID, Agent: a.cfg.Name, Role: "fd"}
+	log := newJobLog(a, j.prep.JobID)
+	conn, err := a.waitConn(j)
+	if err == nil {
+		stop := context.AfterFunc(j.ctx, func() { conn.Close() })
+		err = a.transfer(j, conn, log, &rep)
+		stop()
+		conn.Close()
+	}
+	if err != nil {
+		if cause := context.Cause(j.ctx); j.ctx.Err() != nil && cause != nil {
+			err = fmt.Errorf("%w (%v)", cause, err)
+		}
+		rep.Reason = err.Error()
+		a.log.Warn("job failed", "job", j.prep.JobID, "err", err)
+	}
+	rep.OK = err == nil
+	if lerr := log.flush(); lerr != nil {
+		a.log.Error("job log not delivered", "job", j.prep.JobID, "err", lerr)
+	}
+	rep.Warnings, rep.LogChunks = log.warnings(), log.batch.Chunks()
+	if err := deliver(a, schemas.DirReport, rep); err != nil {
+		a.log.Error("job report not delivered", "job", j.prep.JobID, "err", err)
+	}
+}
+
+func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentReport) error {
+	prog := a.progress(j.prep.JobID)
+	if j.prep.Kind == schemas.KindRestore {
+		opt := restore.Options{Replace: j.prep.Replace, Owner: isRoot()}
+		t, _, err := restore.Receive(j.ctx, datapath.NewReader(conn), string(j.prep.Target), opt, log, prog)
+		rep.Files, rep.Bytes = t.Files, t.Bytes
+		return err
+	}
+	select {
+	case <-j.started:
+	case <-j.ctx.Done():
+		return fmt.Errorf("job ended before the director said start: %w", context.Cause(j.ctx))
+	}
+	spec := fileset.Spec{Exclude: j.prep.Exclude, OneFileSystem: j.prep.OneFileSystem}
+	for _, p := range j.prep.Include {
+		spec.Include = append(spec.Include, string(p))
+	}
+	t, err := backup.Send(j.ctx, datapath.NewWriter(conn), spec, log, prog)
+	rep.Files, rep.Bytes = t.Files, t.Bytes
+	if err != nil {
+		return err
+	}
+	return waitPeerClose(conn)
+}
+
+// waitPeerClose half-closes and waits until the sd closes, so the stream
+// end reaches it before the socket goes away.
+func waitPeerClose(conn net.Conn) error {
+	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	var b [1]byte
+	_, _ = conn.Read(b[:])
+	return nil
+}
+
+// progress publishes at most every 500 ms (core NATS: lost if nobody
+// watches, which is fine).
+func (a *Agent) progress(job int64) func(files, bytes int64, path []byte) {
+	var last time.Time
+	tok := strconv.FormatInt(job, 10)
+	return func(files, bytes int64, path []byte) {
+		now := time.Now()
+		if now.Sub(last) < 500*time.Millisecond {
+			return
+		}
+		last = now
+		p := schemas.Progress{JobID: job, Agent: a.cfg.Name, Files: files, Bytes: bytes, Path: append([]byte(nil), path...), Time: now.UnixNano()}
+		_ = bus.Publish(a.bus, schemas.JobProgress, p, tok)
+	}
+}
+
+// jobLog batches per-file warnings into numbered log chunks.
+type jobLog struct {
+	mu    sync.Mutex
+	batch *bus.Batcher[schemas.LogLine]
+	count int64
+	err   error
+}
+
+func newJobLog(a *Agent, job int64) *jobLog {
+	l := &jobLog{}
+	l.batch = bus.NewBatcher(a.bus, func(x schemas.LogLine) int { return len(x.Msg) + len(x.Path) + len(x.Agent) + 48 },
+		func(seq int, lines []schemas.LogLine) error {
+			return deliver(a, schemas.DirLog, schemas.LogChunk{JobID: job, Seq: seq, Lines: lines})
+		})
+	return l
+}
+
+// Warn records a per-file problem; the job goes on.
+func (l *jobLog) Warn(path []byte, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.count++
+	line := schemas.LogLine{Time: time.Now().UnixNano(), Level: "warning", Msg: msg, Path: append([]byte(nil), path...)}
+	if err := l.batch.Add(line); err != nil && l.err == nil {
+		l.err = err
+	}
+}
+
+func (l *jobLog) warnings() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.count
+}
+
+func (l *jobLog) flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.batch.Flush(); err != nil {
+		return err
+	}
+	return l.err
+}

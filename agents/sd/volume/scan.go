@@ -1,0 +1,145 @@
+package volume
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// scanner reads and verifies blocks sequentially through a bufio.Reader.
+type scanner struct {
+	r         *Reader
+	off, size int64
+	hdr       [HeaderSize]byte
+}
+
+// tornTail is a bad block with no valid block after it: the tail of the
+// file was cut or scribbled by a crash.
+type tornTail struct {
+	off    int64
+	reason string
+}
+
+func (t *tornTail) Error() string {
+	return fmt.Sprintf("torn tail at offset %d: %s", t.off, t.reason)
+}
+
+// scan starts a sequential scan at off.
+func (r *Reader) scan(off int64) (*scanner, error) {
+	size, err := r.size()
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || off > size {
+		return nil, fmt.Errorf("volume %q: offset %d outside volume of %d bytes", r.name, off, size)
+	}
+	sr := io.NewSectionReader(r.f, off, size-off)
+	if n := int(min(readBufSize, size-off)); r.br == nil || r.br.Size() < n {
+		r.br = bufio.NewReaderSize(sr, n) // small volumes get a small buffer
+	} else {
+		r.br.Reset(sr)
+	}
+	return &scanner{r: r, off: off, size: size}, nil
+}
+
+// next returns the next verified block. It returns io.EOF at the end of the
+// file, a *tornTail for a bad block ending the file and a *CorruptError for
+// a bad block followed by valid ones. After an error the scan is over.
+func (s *scanner) next() (Header, []byte, error) {
+	if s.off == s.size {
+		return Header{}, nil, io.EOF
+	}
+	if s.size-s.off < HeaderSize {
+		return Header{}, nil, s.bad(0, "truncated block header")
+	}
+	if _, err := io.ReadFull(s.r.br, s.hdr[:]); err != nil {
+		return Header{}, nil, err
+	}
+	h, err := DecodeHeader(s.hdr[:])
+	if err != nil {
+		return h, nil, s.bad(rawSeq(s.hdr[:]), err.Error())
+	}
+	if int64(h.Length) > s.size-s.off-HeaderSize {
+		return h, nil, s.bad(h.Seq, "payload extends past end of volume")
+	}
+	p := s.r.payloadBuf(h.Length)
+	if _, err := io.ReadFull(s.r.br, p); err != nil {
+		return h, nil, err
+	}
+	if !checksumOK(s.hdr[:], p, h.CRC) {
+		return h, nil, s.bad(h.Seq, "checksum mismatch")
+	}
+	s.off += HeaderSize + int64(h.Length)
+	return h, p, nil
+}
+
+// bad classifies the bad block at s.off as a torn tail or corruption.
+func (s *scanner) bad(seq uint32, reason string) error {
+	valid, err := s.r.validBlockAfter(s.off, s.size)
+	switch {
+	case err != nil:
+		return err
+	case valid:
+		return s.r.corrupt(s.off, seq, reason)
+	}
+	return &tornTail{off: s.off, reason: reason}
+}
+
+func rawSeq(hdr []byte) uint32 { return binary.LittleEndian.Uint32(hdr[16:]) }
+
+// sessionList rebuilds sessions from a stream of verified blocks and checks
+// their structure.
+type sessionList struct {
+	out  []SessionInfo
+	open bool   // the last session in out has no end block yet
+	next uint32 // expected seq of its next block
+}
+
+func (l *sessionList) add(r *Reader, off, end int64, h Header, p []byte) error {
+	if h.Kind == KindSessionStart {
+		return l.start(r, off, end, h, p)
+	}
+	if h.Kind == KindLabel {
+		return r.corrupt(off, h.Seq, "label block inside the volume")
+	}
+	if !l.open || l.cur().ID != h.Session {
+		return r.corrupt(off, h.Seq, fmt.Sprintf("%s block of session %d outside its session", h.Kind, h.Session))
+	}
+	if h.Seq != l.next {
+		return r.corrupt(off, h.Seq, fmt.Sprintf("out of sequence, want seq %d", l.next))
+	}
+	l.cur().End = end
+	l.next++
+	if h.Kind == KindSessionEnd {
+		return l.end(r, off, h, p)
+	}
+	return nil
+}
+
+func (l *sessionList) cur() *SessionInfo { return &l.out[len(l.out)-1] }
+
+func (l *sessionList) start(r *Reader, off, end int64, h Header, p []byte) error {
+	if h.Seq != 0 {
+		return r.corrupt(off, h.Seq, "session start block with nonzero seq")
+	}
+	l.out = append(l.out, SessionInfo{ID: h.Session, Start: off, End: end, StartMeta: clone(p)})
+	l.open, l.next = true, 1
+	return nil
+}
+
+func (l *sessionList) end(r *Reader, off int64, h Header, p []byte) error {
+	st, t, meta, err := decodeEnd(p)
+	if err != nil {
+		return r.corrupt(off, h.Seq, err.Error())
+	}
+	if t.DataBlocks != h.Seq-1 {
+		return r.corrupt(off, h.Seq, fmt.Sprintf("end block counts %d data blocks, session has %d", t.DataBlocks, h.Seq-1))
+	}
+	c := l.cur()
+	c.Complete, c.Status, c.Totals, c.EndMeta = true, st, t, clone(meta)
+	l.open = false
+	return nil
+}
+
+func clone(b []byte) []byte { return append([]byte{}, b...) }

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/ferrybackup/ferry/agents/config"
+	"github.com/ferrybackup/ferry/agents/fd"
+	"github.com/ferrybackup/ferry/agents/sd"
+	"github.com/ferrybackup/ferry/cmd/internal/wiring"
+	"github.com/spf13/cobra"
+)
+
+type devOptions struct {
+	dir      string
+	natsPort int
+}
+
+func newDevCommand(g *globalOptions) *cobra.Command {
+	o := &devOptions{}
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything in one process on loopback: embedded NATS, director, sd, a passive and an active client",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runDev(g, o) },
+	}
+	cmd.Flags().StringVar(&o.dir, "dir", "", "state folder (default: a new temporary folder)")
+	cmd.Flags().IntVar(&o.natsPort, "nats-port", 4222, "NATS client port on 127.0.0.1")
+	return cmd
+}
+
+// devSetup is the dev installation: configuration is code, not a file.
+type devSetup struct {
+	dir      string
+	director *config.Director
+	sd       sd.Config
+	fds      []fd.Config
+}
+
+func newDevSetup(dir string, natsPort int) (*devSetup, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	sample := filepath.Join(dir, "sample")
+	if err := writeSample(sample); err != nil {
+		return nil, err
+	}
+	sdPort, fdPort := ports[0], ports[1]
+	d := &config.Director{
+		Name: "dev", NATSListen: "127.0.0.1:" + strconv.Itoa(natsPort), DataDir: filepath.Join(dir, "director"),
+		Catalog: filepath.Join(dir, "director", "catalog.db"), EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 64 << 20,
+		ConnectTimeout: 10 * time.Second,
+		Clients: []config.Client{
+			{Name: "dev-passive", Address: "127.0.0.1", DataPort: fdPort, Passive: true},
+			{Name: "dev-active", Address: "127.0.0.1", DataPort: config.DefaultClientDataPort},
+		},
+		Storages: []config.Storage{{Name: "dev-sd", Address: "127.0.0.1", DataPort: sdPort}},
+		FileSets: []config.FileSet{{Name: "sample", Include: []string{sample}, OneFileSystem: true}},
+		Jobs: []config.Job{
+			{Name: "backup-passive", Client: "dev-passive", FileSet: "sample", Storage: "dev-sd", Level: config.LevelFull},
+			{Name: "backup-active", Client: "dev-active", FileSet: "sample", Storage: "dev-sd", Level: config.LevelFull},
+		},
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &devSetup{
+		dir: dir, director: d,
+		sd: sd.Config{Name: "dev-sd", DataListen: "127.0.0.1:" + strconv.Itoa(sdPort), VolumeDir: filepath.Join(dir, "volumes"), Version: version},
+		fds: []fd.Config{
+			{Name: "dev-passive", DataListen: "127.0.0.1:" + strconv.Itoa(fdPort), Passive: true, Version: version},
+			{Name: "dev-active", Version: version},
+		},
+	}, nil
+}
+
+func runDev(g *globalOptions, o *devOptions) error {
+	dir := o.dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "ferry-dev-"); err != nil {
+			return err
+		}
+	}
+	s, err := newDevSetup(dir, o.natsPort)
+	if err != nil {
+		return err
+	}
+	app := wiring.App(g.logger(), wiring.Director(s.director), wiring.StorageDaemon(s.sd),
+		wiring.FileDaemon(s.fds[0]), wiring.FileDaemon(s.fds[1]))
+	fmt.Printf(devBanner, s.director.NATSListen, dir, s.director.NATSListen, dir)
+	return runApp(app)
+}
+
+const devBanner = `Ferry dev: everything in one process, state in %[2]s
+  bus (embedded NATS): nats://%[1]s
+  director "dev", storage daemon "dev-sd", clients "dev-passive" (passive: the sd dials it) and "dev-active"
+Try, in another shell:
+  export FERRY_NATS=nats://%[3]s
+  ferry status
+  ferry run backup-passive --wait
+  ferry run backup-active --wait
+  ferry jobs
+  ferry restore --job 1 --to %[4]s/restored --wait
+  ferry watch
+Stop with Ctrl-C.
+`
+
+func freePorts(n int) ([]int, error) {
+	var out []int
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+// writeSample creates a small tree to back up.
+func writeSample(dir string) error {
+	files := map[string]string{
+		"README.txt":           "Ferry dev sample tree.\n",
+		"etc/app.conf":         "listen = 8080\nworkers = 4\n",
+		"data/notes/today.txt": "backed up by ferry dev\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "empty"), 0o750); err != nil {
+		return err
+	}
+	link := filepath.Join(dir, "etc/current")
+	if _, err := os.Lstat(link); err == nil {
+		return nil
+	}
+	return os.Symlink("app.conf", link)
+}

@@ -1,0 +1,158 @@
+package datapath
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// Handshake, version 1. Both sides hold the job's session key; neither
+// sends it.
+//
+//	dialer   → listener: magic "FERRYDP1" | role:u8 | job:u64 | nonceD[32]
+//	listener → dialer:   nonceL[32] | mac("listener")
+//	dialer   → listener: mac("dialer")
+//	listener → dialer:   0x01 (accepted)
+//
+// mac(who) = HMAC-SHA256(key, "ferry-data-v1" | who | role | job | nonceD | nonceL).
+// Fresh nonces on both sides make every proof good for one connection only;
+// the listener also burns the key after one success, so a key works once.
+
+// Role names the side of the data socket.
+type Role byte
+
+// Roles.
+const (
+	RoleFD Role = 'f'
+	RoleSD Role = 's'
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleFD:
+		return "fd"
+	case RoleSD:
+		return "sd"
+	}
+	return fmt.Sprintf("role(%d)", byte(r))
+}
+
+// Handshake limits and errors.
+const (
+	KeyLen           = 32
+	nonceLen         = 32
+	macLen           = sha256.Size
+	helloLen         = 8 + 1 + 8 + nonceLen
+	HandshakeTimeout = 10 * time.Second
+)
+
+var magic = [8]byte{'F', 'E', 'R', 'R', 'Y', 'D', 'P', '1'}
+
+// Handshake errors.
+var (
+	ErrBadMagic   = errors.New("datapath: not a Ferry data connection")
+	ErrUnknownJob = errors.New("datapath: no session expected for this job")
+	ErrBadProof   = errors.New("datapath: session key proof does not match")
+	ErrWrongRole  = errors.New("datapath: peer has the wrong role for this job")
+	ErrRefused    = errors.New("datapath: peer refused the handshake")
+)
+
+// NewKey returns a fresh random session key.
+func NewKey() []byte {
+	k := make([]byte, KeyLen)
+	if _, err := rand.Read(k); err != nil {
+		panic(fmt.Sprintf("datapath: no randomness: %v", err)) // crypto/rand does not fail on Linux
+	}
+	return k
+}
+
+func proof(key []byte, who string, role Role, job uint64, nd, nl []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("ferry-data-v1"))
+	m.Write([]byte(who))
+	m.Write([]byte{byte(role)})
+	var j [8]byte
+	binary.LittleEndian.PutUint64(j[:], job)
+	m.Write(j[:])
+	m.Write(nd)
+	m.Write(nl)
+	return m.Sum(nil)
+}
+
+// ClientHandshake runs the dialer's side: me is the dialer's role.
+func ClientHandshake(c net.Conn, me Role, job uint64, key []byte) error {
+	_ = c.SetDeadline(time.Now().Add(HandshakeTimeout))
+	defer c.SetDeadline(time.Time{})
+	hello := make([]byte, 0, helloLen)
+	hello = append(hello, magic[:]...)
+	hello = append(hello, byte(me))
+	hello = binary.LittleEndian.AppendUint64(hello, job)
+	nd := make([]byte, nonceLen)
+	_, _ = rand.Read(nd)
+	hello = append(hello, nd...)
+	if _, err := c.Write(hello); err != nil {
+		return fmt.Errorf("send hello: %w", err)
+	}
+	resp := make([]byte, nonceLen+macLen)
+	if _, err := io.ReadFull(c, resp); err != nil {
+		return fmt.Errorf("%w (job unknown to the peer, or the peer is not a Ferry data port): %v", ErrRefused, err)
+	}
+	nl := resp[:nonceLen]
+	if !hmac.Equal(resp[nonceLen:], proof(key, "listener", me, job, nd, nl)) {
+		return fmt.Errorf("%w: the peer does not hold this job's key", ErrBadProof)
+	}
+	if _, err := c.Write(proof(key, "dialer", me, job, nd, nl)); err != nil {
+		return fmt.Errorf("send proof: %w", err)
+	}
+	var ok [1]byte
+	if _, err := io.ReadFull(c, ok[:]); err != nil || ok[0] != 1 {
+		return fmt.Errorf("%w: key not accepted", ErrRefused)
+	}
+	return nil
+}
+
+// Hello is what a dialer announced.
+type Hello struct {
+	Role  Role
+	Job   uint64
+	nonce []byte
+}
+
+// ReadHello reads the dialer's first message within the handshake deadline.
+func ReadHello(c net.Conn) (Hello, error) {
+	_ = c.SetDeadline(time.Now().Add(HandshakeTimeout))
+	b := make([]byte, helloLen)
+	if _, err := io.ReadFull(c, b); err != nil {
+		return Hello{}, fmt.Errorf("read hello: %w", err)
+	}
+	if [8]byte(b[:8]) != magic {
+		return Hello{}, ErrBadMagic
+	}
+	return Hello{Role: Role(b[8]), Job: binary.LittleEndian.Uint64(b[9:17]), nonce: b[17:]}, nil
+}
+
+// ServerHandshake finishes the listener's side for a hello whose job has key.
+func ServerHandshake(c net.Conn, h Hello, key []byte) error {
+	defer c.SetDeadline(time.Time{})
+	nl := make([]byte, nonceLen)
+	_, _ = rand.Read(nl)
+	out := append(nl, proof(key, "listener", h.Role, h.Job, h.nonce, nl)...)
+	if _, err := c.Write(out); err != nil {
+		return fmt.Errorf("send challenge: %w", err)
+	}
+	got := make([]byte, macLen)
+	if _, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("read proof: %w", err)
+	}
+	if !hmac.Equal(got, proof(key, "dialer", h.Role, h.Job, h.nonce, nl)) {
+		return ErrBadProof
+	}
+	_, err := c.Write([]byte{1})
+	return err
+}
