@@ -99,8 +99,12 @@ func (a *Agent) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
 	start, _ := schemas.FDStart.Subject(name)
 	abort, _ := schemas.FDAbort.Subject(name)
 	for _, f := range []func() (*nats.Subscription, error){
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDPrepare, prep, a.onPrepare) },
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDConnect, conn, a.onConnect) },
+		func() (*nats.Subscription, error) {
+			return bus.Handle(ctx, a.bus, schemas.FDPrepare, prep, a.onPrepare)
+		},
+		func() (*nats.Subscription, error) {
+			return bus.Handle(ctx, a.bus, schemas.FDConnect, conn, a.onConnect)
+		},
 		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDStart, start, a.onStart) },
 		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDAbort, abort, a.onAbort) },
 	} {

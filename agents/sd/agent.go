@@ -86,7 +86,9 @@ func (a *Agent) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
 	abort, _ := schemas.SDAbort.Subject(name)
 	for _, f := range []func() (*nats.Subscription, error){
 		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.SDOpen, open, a.onOpen) },
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.SDConnect, conn, a.onConnect) },
+		func() (*nats.Subscription, error) {
+			return bus.Handle(ctx, a.bus, schemas.SDConnect, conn, a.onConnect)
+		},
 		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.SDStart, start, a.onStart) },
 		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.SDAbort, abort, a.onAbort) },
 	} {
