@@ -43,14 +43,17 @@ func (r Role) String() string {
 	return fmt.Sprintf("role(%d)", byte(r))
 }
 
-// Handshake limits and errors.
+// Handshake limits.
 const (
-	KeyLen           = 32
-	nonceLen         = 32
-	macLen           = sha256.Size
-	helloLen         = 8 + 1 + 8 + nonceLen
-	HandshakeTimeout = 10 * time.Second
+	KeyLen   = 32
+	nonceLen = 32
+	macLen   = sha256.Size
+	helloLen = 8 + 1 + 8 + nonceLen
 )
+
+// HandshakeTimeout bounds a whole handshake, on either side. It is read at
+// use time; a variable only so tests can lower it.
+var HandshakeTimeout = 10 * time.Second
 
 var magic = [8]byte{'F', 'E', 'R', 'R', 'Y', 'D', 'P', '1'}
 

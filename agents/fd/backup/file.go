@@ -60,7 +60,8 @@ type sent struct {
 
 // content sends size bytes of f, whose first n bytes are already in s.buf,
 // and hashes them. A file that ends early, or fails to read, is padded
-// with zeros to size. Only errors writing the stream are returned.
+// with zeros to size. Only errors writing the stream, or ctx's, are
+// returned.
 func (s *sender) content(f *os.File, path []byte, size int64, n int) (sent, error) {
 	var c sent
 	s.hasher.Reset()
@@ -88,6 +89,9 @@ func (s *sender) content(f *os.File, path []byte, size int64, n int) (sent, erro
 func (s *sender) chunk(p []byte, c *sent, path []byte) error {
 	if len(p) == 0 {
 		return nil
+	}
+	if err := s.ctx.Err(); err != nil {
+		return err
 	}
 	s.hasher.Write(p)
 	if err := s.w.Data(p); err != nil {

@@ -34,7 +34,7 @@ const progressEvery = 250 * time.Millisecond
 // writing to w are fatal and returned wrapped with the path in flight;
 // per-file problems go to warn (which may be nil) and are counted.
 func Send(ctx context.Context, w *datapath.Writer, spec fileset.Spec, warn Warner, progress Progress) (Totals, error) {
-	s := newSender(w, warn, progress)
+	s := newSender(ctx, w, warn, progress)
 	err := fileset.Walk(ctx, spec, s.entry, s.walkWarning)
 	if err != nil {
 		return s.totals, err
@@ -49,6 +49,7 @@ func Send(ctx context.Context, w *datapath.Writer, spec fileset.Spec, warn Warne
 
 // sender holds the state of one Send.
 type sender struct {
+	ctx      context.Context // checked between chunks
 	w        *datapath.Writer
 	warner   Warner
 	progress Progress
@@ -59,8 +60,9 @@ type sender struct {
 	last     time.Time // last progress report
 }
 
-func newSender(w *datapath.Writer, warn Warner, progress Progress) *sender {
+func newSender(ctx context.Context, w *datapath.Writer, warn Warner, progress Progress) *sender {
 	return &sender{
+		ctx:      ctx,
 		w:        w,
 		warner:   warn,
 		progress: progress,

@@ -214,7 +214,7 @@ func TestSendContent(t *testing.T) {
 			defer f.Close()
 			var buf bytes.Buffer
 			w := datapath.NewWriter(&buf)
-			s := newSender(w, nil, nil)
+			s := newSender(context.Background(), w, nil, nil)
 			c, err := s.content(f, []byte("f"), tc.announced, 0)
 			must(t, err)
 			must(t, w.Flush())
@@ -260,7 +260,7 @@ func TestSendUnopenable(t *testing.T) {
 	var buf bytes.Buffer
 	var warn warnings
 	w := datapath.NewWriter(&buf)
-	s := newSender(w, &warn, nil)
+	s := newSender(context.Background(), w, &warn, nil)
 	e := &fileset.Entry{Header: datapath.FileHeader{Path: []byte("gone"), Type: datapath.TypeRegular, Size: 5}}
 	err := s.entry(e, func() (*os.File, error) { return nil, unix.ENOENT })
 	must(t, err)

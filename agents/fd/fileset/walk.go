@@ -143,6 +143,9 @@ func (w *Walker) walkRoot(root string) error {
 		w.warn(fmt.Errorf("include root: lstat: %w", err))
 		return nil
 	}
+	if w.spec.excluded(w.path, name) {
+		return nil // and so are its ancestors
+	}
 	if err := w.emitAncestors(parts, stats); err != nil {
 		return err
 	}

@@ -225,6 +225,7 @@ func TestWalkExclude(t *testing.T) {
 		{"absolute path glob", []string{root + "/c*"}, []string{r + "/cache", r + "/cache/y"}, []string{r + "/other/cache", r + "/keep.c"}},
 		{"absolute path of a nested file", []string{root + "/sub/*.h"}, []string{r + "/sub/keep.h"}, []string{r + "/sub/drop.o"}},
 		{"no match", []string{"nothing"}, nil, []string{r + "/cache/y/z", r + "/drop.o"}},
+		{"excluded root and its ancestors", []string{filepath.Base(root)}, []string{r, ancestors(root)[0]}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

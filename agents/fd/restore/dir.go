@@ -21,17 +21,17 @@ func (rv *receiver) directory() {
 	ex, err := rv.lookup()
 	if err != nil {
 		rv.warnErr(c.hdr.Path, "skipped: lstat", err)
-		rv.skipEntry()
+		rv.skipContents()
 		return
 	}
 	if ex.exists && !ex.dir {
 		if !rv.mayReplace(ex) {
-			rv.skipEntry()
+			rv.skipContents()
 			return
 		}
 		if err := unix.Unlinkat(c.dir, c.name, 0); err != nil {
 			rv.warnErr(c.hdr.Path, "skipped: remove existing entry", err)
-			rv.skipEntry()
+			rv.skipContents()
 			return
 		}
 		ex = existing{}
@@ -39,7 +39,7 @@ func (rv *receiver) directory() {
 	if !ex.exists {
 		if err := unix.Mkdirat(c.dir, c.name, 0o700); err != nil {
 			rv.warnErr(c.hdr.Path, "skipped: mkdir", err)
-			rv.skipEntry()
+			rv.skipContents()
 			return
 		}
 	}
@@ -82,8 +82,8 @@ func (rv *receiver) queueDir() {
 // leave applies the attributes of the queued directories that p is not
 // below, deepest first; p == nil leaves them all.
 func (rv *receiver) leave(p []byte) {
-	if rv.skip != "" && (p == nil || !below(p, rv.skip)) {
-		rv.skip = ""
+	if rv.skipBelow != "" && (p == nil || !below(p, rv.skipBelow)) {
+		rv.skipBelow = ""
 	}
 	for n := len(rv.dirs); n > 0; n-- {
 		d := rv.dirs[n-1]

@@ -13,7 +13,6 @@ import (
 // entry is the entry between its header and its trailer.
 type entry struct {
 	active bool // a header came, its trailer not yet
-	skip   bool // its data records are discarded
 	hdr    datapath.FileHeader
 	fd     int // temporary file being written, -1 if none
 	dir    int // parent directory (the cache's descriptor)
@@ -46,23 +45,32 @@ func (rv *receiver) header(p []byte) error {
 	rv.cur = entry{active: true, hdr: h, fd: -1}
 	rv.leave(h.Path)
 	rv.tick(h.Path)
-	if rv.skip != "" && below(h.Path, rv.skip) {
-		rv.cur.skip = true
-		return nil
+	if rv.skipBelow != "" && below(h.Path, rv.skipBelow) {
+		return nil // its records are discarded (fd < 0)
 	}
 	return rv.create()
 }
 
-// create creates the current entry, or marks it skipped.
+// create creates the current entry, or skips it with a warning.
 func (rv *receiver) create() error {
 	h := &rv.cur.hdr
+	switch h.Type {
+	case datapath.TypeDir, datapath.TypeRegular, datapath.TypeSymlink,
+		datapath.TypeFifo, datapath.TypeCharDev, datapath.TypeBlockDev:
+	case datapath.TypeSocket:
+		rv.warn(h.Path, "socket not restored")
+		return nil
+	default:
+		rv.warn(h.Path, fmt.Sprintf("unsupported type %s skipped", h.Type))
+		return nil
+	}
 	dir, name, err := rv.parentOf(h.Path)
 	if err != nil {
 		if errors.Is(err, ErrUnsafePath) {
 			return err
 		}
 		rv.warnErr(h.Path, "skipped", err)
-		rv.skipEntry()
+		rv.skipContents()
 		return nil
 	}
 	rv.cur.dir, rv.cur.name = dir, name
@@ -73,23 +81,17 @@ func (rv *receiver) create() error {
 		return rv.regular()
 	case datapath.TypeSymlink:
 		rv.symlink()
-	case datapath.TypeFifo, datapath.TypeCharDev, datapath.TypeBlockDev:
-		rv.node()
-	case datapath.TypeSocket:
-		rv.warn(h.Path, "socket not restored")
-		rv.cur.skip = true
 	default:
-		rv.warn(h.Path, fmt.Sprintf("unsupported type %s skipped", h.Type))
-		rv.cur.skip = true
+		rv.node()
 	}
 	return nil
 }
 
-// skipEntry skips the current entry and, for a directory, its contents.
-func (rv *receiver) skipEntry() {
-	rv.cur.skip = true
+// skipContents skips the contents of the current entry if it is a
+// skipped directory.
+func (rv *receiver) skipContents() {
 	if rv.cur.hdr.Type == datapath.TypeDir {
-		rv.skip = string(rv.cur.hdr.Path)
+		rv.skipBelow = string(rv.cur.hdr.Path)
 	}
 }
 
@@ -144,15 +146,13 @@ func (rv *receiver) mayReplace(ex existing) bool {
 }
 
 // decide looks up the current entry's name and decides whether to create
-// it; a skipped entry is marked so.
-func (rv *receiver) decide() (existing, bool) {
+// it, recording what it replaces.
+func (rv *receiver) decide() bool {
 	ex, err := rv.lookup()
 	if err != nil {
 		rv.warnErr(rv.cur.hdr.Path, "skipped: lstat", err)
-	} else if !ex.exists || rv.mayReplace(ex) {
-		rv.cur.target = ex
-		return ex, true
+		return false
 	}
-	rv.skipEntry()
-	return ex, false
+	rv.cur.target = ex
+	return !ex.exists || rv.mayReplace(ex)
 }

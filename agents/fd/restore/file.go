@@ -15,7 +15,7 @@ func (rv *receiver) regular() error {
 	if c.hdr.Size < 0 {
 		return fmt.Errorf("%w: %q announces size %d", ErrStream, c.hdr.Path, c.hdr.Size)
 	}
-	if _, ok := rv.decide(); !ok {
+	if !rv.decide() {
 		return nil
 	}
 	fd := -1
@@ -25,7 +25,6 @@ func (rv *receiver) regular() error {
 	})
 	if err != nil {
 		rv.warnErr(c.hdr.Path, "skipped: create", err)
-		c.skip = true
 		return nil
 	}
 	c.fd, c.tmp = fd, tmp
@@ -42,6 +41,9 @@ func (rv *receiver) data(p []byte) error {
 	rv.seen.Bytes += int64(len(p))
 	if c.fd < 0 {
 		return nil
+	}
+	if err := rv.cancelled(); err != nil {
+		return err
 	}
 	if int64(len(p)) > c.hdr.Size-c.pos {
 		return fmt.Errorf("%w: %q: data beyond its size %d", ErrStream, c.hdr.Path, c.hdr.Size)

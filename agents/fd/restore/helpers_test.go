@@ -26,8 +26,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// streamOf builds a stream with fn, closed by a stream end with the given
-// totals (computed if end is nil).
+// streamOf returns the records fn writes.
 func streamOf(t *testing.T, fn func(w *datapath.Writer)) *bytes.Buffer {
 	t.Helper()
 	var buf bytes.Buffer

@@ -14,14 +14,13 @@ import (
 // following it.
 func (rv *receiver) symlink() {
 	c := &rv.cur
-	if _, ok := rv.decide(); !ok {
+	if !rv.decide() {
 		return
 	}
 	target := string(c.hdr.LinkTarget)
 	tmp, err := rv.makeTemp(func(tmp string) error { return unix.Symlinkat(target, c.dir, tmp) })
 	if err != nil {
 		rv.warnErr(c.hdr.Path, "skipped: symlink", err)
-		c.skip = true
 		return
 	}
 	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, false); err != nil {
@@ -33,7 +32,7 @@ func (rv *receiver) symlink() {
 // node creates the current fifo or device node.
 func (rv *receiver) node() {
 	c := &rv.cur
-	if _, ok := rv.decide(); !ok {
+	if !rv.decide() {
 		return
 	}
 	mode := uint32(unix.S_IFIFO)
@@ -46,7 +45,6 @@ func (rv *receiver) node() {
 	tmp, err := rv.makeTemp(func(tmp string) error { return unix.Mknodat(c.dir, tmp, mode|0o600, int(c.hdr.Rdev)) })
 	if err != nil {
 		rv.warnErr(c.hdr.Path, fmt.Sprintf("skipped: create %s", c.hdr.Type), err)
-		c.skip = true
 		return
 	}
 	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, true); err != nil {

@@ -94,11 +94,11 @@ type receiver struct {
 	warner   Warner
 	progress func(files, bytes int64, path []byte)
 
-	root  int
-	cache dirCache
-	made  map[string]struct{} // directories created on the way, whose header has not come yet
-	dirs  []pendingDir        // directories whose attributes wait for the stream to leave them
-	skip  string              // entries below this path (with its trailing '/') are skipped
+	root      int
+	cache     dirCache
+	made      map[string]struct{} // directories created on the way, whose header has not come yet
+	dirs      []pendingDir        // directories whose attributes wait for the stream to leave them
+	skipBelow string              // entries below this directory are skipped
 
 	cur    entry
 	hasher *blake3.Hasher

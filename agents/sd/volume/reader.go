@@ -13,10 +13,17 @@ import (
 // readBufSize is the buffer of the sequential block scanner.
 const readBufSize = 1 << 20
 
+// source is what a Reader reads: an *os.File, or memory in fuzz tests.
+type source interface {
+	io.ReaderAt
+	io.Closer
+	Stat() (os.FileInfo, error)
+}
+
 // Reader reads a volume file without any catalog. It is not safe for
 // concurrent use.
 type Reader struct {
-	f       *os.File
+	f       source
 	path    string
 	name    string
 	created time.Time
@@ -41,7 +48,7 @@ func OpenReader(path string) (*Reader, error) {
 	return r, nil
 }
 
-func newReader(f *os.File, path string) (*Reader, error) {
+func newReader(f source, path string) (*Reader, error) {
 	r := &Reader{f: f, path: path, name: filepath.Base(path), tornAt: -1}
 	h, p, err := r.ReadBlockAt(0)
 	if err == nil && (h.Kind != KindLabel || h.Session != 0 || h.Seq != 0) {
