@@ -79,6 +79,11 @@ func (w *Writer) Raw(rec []byte) error {
 func (w *Writer) Flush() error { return w.bw.Flush() }
 
 func (w *Writer) record(k Kind, p []byte) error {
+	if len(p) > MaxRecordBody {
+		// Every Reader and SplitRecords refuses such a record: writing it
+		// would store a stream that cannot be restored.
+		return fmt.Errorf("%w: %s record of %d bytes", ErrRecordSize, k, len(p))
+	}
 	var pre [PrefixLen]byte
 	pre[0] = byte(k)
 	binary.LittleEndian.PutUint32(pre[1:], uint32(len(p)))

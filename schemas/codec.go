@@ -57,8 +57,13 @@ func Encode[T any](v T) ([]byte, error) {
 	return msgpack.Marshal(&Envelope{Type: info.Name, Version: Version, Body: body})
 }
 
-// EncodeError builds a reply envelope that carries only an error.
+// EncodeError builds a reply envelope that carries only an error. An empty
+// msg is replaced: the e field is omitted when empty, and the reply must still
+// read as an error.
 func EncodeError(msg string) []byte {
+	if msg == "" {
+		msg = "unspecified error"
+	}
 	b, _ := msgpack.Marshal(&Envelope{Type: "error", Version: Version, Err: msg})
 	return b
 }
@@ -71,8 +76,12 @@ func Decode[T any](data []byte) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	if env.Err != "" {
-		return zero, &RemoteError{Msg: env.Err}
+	if env.Err != "" || env.Type == "error" {
+		msg := env.Err
+		if msg == "" {
+			msg = "unspecified error"
+		}
+		return zero, &RemoteError{Msg: msg}
 	}
 	info, ok := byGoType[reflect.TypeFor[T]()]
 	if !ok {
@@ -80,6 +89,9 @@ func Decode[T any](data []byte) (T, error) {
 	}
 	if env.Type != info.Name {
 		return zero, fmt.Errorf("%w: got %q, want %q", ErrWrongType, env.Type, info.Name)
+	}
+	if err := checkWire(env.Body); err != nil {
+		return zero, fmt.Errorf("%w: %s: %v", ErrMalformed, info.Name, err)
 	}
 	var v T
 	dec := msgpack.NewDecoder(bytes.NewReader(env.Body))
@@ -97,6 +109,9 @@ func OpenEnvelope(data []byte) (Envelope, error) {
 	}
 	if len(data) > MaxMessageBytes {
 		return env, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
+	}
+	if err := checkWire(data); err != nil {
+		return env, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
 	}
 	if err := msgpack.Unmarshal(data, &env); err != nil {
 		return env, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)

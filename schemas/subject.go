@@ -103,12 +103,20 @@ func (s Subject[T]) Filter(tokens ...string) (string, error) { return fillWith(s
 // Wildcard is the pattern with every parameter open, for subscribers.
 func (r Request[Req, Resp]) Wildcard() string { return r.info.Pattern }
 
-// Token returns the value of parameter i in a concrete subject.
+// Token returns the value of the named parameter in a concrete subject. It
+// reports false when the subject does not match the pattern (its literal
+// tokens differ or it has another number of tokens) or param is not one of
+// the subject's parameters.
 func Token(info SubjectInfo, subject string, param string) (string, bool) {
 	pat := strings.Split(info.Pattern, ".")
 	got := strings.Split(subject, ".")
 	if len(pat) != len(got) {
 		return "", false
+	}
+	for i, p := range pat {
+		if p != "*" && got[i] != p {
+			return "", false
+		}
 	}
 	n := 0
 	for i, p := range pat {

@@ -11,7 +11,7 @@ var (
 	ErrIncomplete = errors.New("session incomplete: no end block")
 	// ErrFailed: a write or fsync on the volume failed; it takes no further
 	// writes, ever.
-	ErrFailed = errors.New("volume failed, takes no further writes")
+	ErrFailed = errors.New("volume failed, no further writes")
 	// ErrBusy: a session is already open on the volume.
 	ErrBusy = errors.New("volume busy: a session is open")
 	// ErrClosed: the volume was closed or the session has ended.

@@ -210,7 +210,7 @@ func (r *Reader) readStep(l *sessionList, id uint64, off, end int64, h Header, p
 	if l.out == nil && (h.Kind != KindSessionStart || h.Session != id) {
 		return true, fmt.Errorf("volume %q: no start of session %d at offset %d (found %s block of session %d)", r.name, id, off, h.Kind, h.Session)
 	}
-	if l.out != nil && (h.Kind == KindSessionStart || h.Kind == KindLabel) {
+	if l.out != nil && h.Kind == KindSessionStart { // the next session began
 		return true, r.sessionCut(id, off, io.EOF)
 	}
 	if err := l.add(r, off, end, h, p); err != nil {

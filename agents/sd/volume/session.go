@@ -56,7 +56,8 @@ func (s *Session) StartOffset() int64 { return s.start }
 // Add buffers a whole record (at most MaxRecord bytes; the caller may reuse
 // rec afterwards) and returns where it will be: the offset of its data block
 // and its offset inside that block's payload. A data block is written when
-// the buffer reaches BlockTarget; a record never straddles two blocks.
+// the buffer reaches BlockTarget; a record never straddles two blocks. The
+// record is durable, and its position final, once End returns nil.
 func (s *Session) Add(rec []byte) (Position, error) {
 	v := s.v
 	v.mu.Lock()

@@ -122,7 +122,7 @@ func (v *Volume) writable() error {
 }
 
 func (v *Volume) fail(op string, err error) error {
-	v.err = fmt.Errorf("volume %q: %w: %s: %w", v.name, ErrFailed, op, err)
+	v.err = fmt.Errorf("volume %q: %s: %w (%w)", v.name, op, err, ErrFailed)
 	return v.err
 }
 
