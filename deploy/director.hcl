@@ -56,5 +56,5 @@ job "db1-dumps" {
   client  = "db1"
   fileset = "db-dumps"
   storage = "site1"
-  level   = "incremental"
+  level   = "full" # incremental and differential are accepted by the parser but not run yet
 }

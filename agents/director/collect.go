@@ -116,8 +116,20 @@ func (d *Director) finish(rj *runningJob, res catalog.Result, chunks int) {
 		event = schemas.EventCanceled
 	}
 	d.log.Info("job ended", "job", id, "status", res.Status, "files", res.Files, "bytes", res.Bytes, "reason", res.Reason)
+	level := catalog.LevelInfo
+	if res.Status == catalog.StatusFailed {
+		level = catalog.LevelError
+	}
+	d.note(id, level, "job ended %s: %d files, %d bytes, %d warnings%s", res.Status, res.Files, res.Bytes, res.Warnings, reasonSuffix(res.Reason))
 	d.publish(rj.job, event, func(ev *schemas.JobEvent) {
 		ev.Status, ev.Reason, ev.Files, ev.Bytes, ev.Warnings = string(res.Status), res.Reason, res.Files, res.Bytes, res.Warnings
 		ev.Initiator, ev.From, ev.To = rj.job.Initiator, rj.job.DialFrom, rj.job.DialTo
 	})
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return "; " + r
 }

@@ -49,6 +49,7 @@ func (d *Director) launch(ctx context.Context, rj *runningJob) (int64, error) {
 	d.running[id] = rj
 	d.mu.Unlock()
 	d.publish(rj.job, schemas.EventCreated, nil)
+	d.note(id, catalog.LevelInfo, "%s job created: client %s, storage %s", rj.job.Kind, rj.client.Name, rj.storage.Name)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -115,6 +116,7 @@ func (d *Director) connect(ctx context.Context, rj *runningJob, plan dataPlan) (
 	}
 	rj.job.Initiator, rj.job.DialFrom, rj.job.DialTo = plan.Initiator, got.From, got.To
 	d.log.Info("data channel open", "job", rj.job.ID, "initiator", plan.Initiator, "from", got.From, "to", got.To)
+	d.note(rj.job.ID, catalog.LevelInfo, "data channel open: %s dialed %s at %s from %s", plan.Initiator, plan.Peer, got.To, got.From)
 	d.publish(rj.job, schemas.EventDataOpen, func(ev *schemas.JobEvent) {
 		ev.Initiator, ev.From, ev.To = plan.Initiator, got.From, got.To
 	})

@@ -59,7 +59,11 @@ func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentR
 	if j.prep.Kind == schemas.KindRestore {
 		opt := restore.Options{Replace: j.prep.Replace, Owner: isRoot()}
 		t, _, err := restore.Receive(j.ctx, datapath.NewReader(conn), string(j.prep.Target), opt, log, prog)
-		rep.Files, rep.Bytes = t.Files, t.Bytes
+		rep.Files, rep.Bytes = t.Received, t.ReceivedBytes
+		if err == nil && (t.Files != t.Received || t.Bytes != t.ReceivedBytes) {
+			log.Info(fmt.Sprintf("restored %d of %d entries and %d of %d bytes (the rest was kept by the replace policy or skipped with a warning)",
+				t.Files, t.Received, t.Bytes, t.ReceivedBytes))
+		}
 		return err
 	}
 	select {
@@ -128,7 +132,17 @@ func (l *jobLog) Warn(path []byte, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.count++
-	line := schemas.LogLine{Time: time.Now().UnixNano(), Level: "warning", Msg: msg, Path: append([]byte(nil), path...)}
+	l.add(schemas.LogLine{Time: time.Now().UnixNano(), Level: "warning", Msg: msg, Path: append([]byte(nil), path...)})
+}
+
+// Info records a line that is not a problem.
+func (l *jobLog) Info(msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.add(schemas.LogLine{Time: time.Now().UnixNano(), Level: "info", Msg: msg})
+}
+
+func (l *jobLog) add(line schemas.LogLine) {
 	if err := l.batch.Add(line); err != nil && l.err == nil {
 		l.err = err
 	}

@@ -54,7 +54,11 @@ func runStatus(ctx context.Context, g *globalOptions, verbose bool) error {
 		if !a.Configured {
 			state += " (not configured)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Role, a.Name, mode, state, ago(a.LastSeen), a.Address, a.Version)
+		addr := a.Address
+		if mode == "active" {
+			addr = "- (dials the sd)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Role, a.Name, mode, state, ago(a.LastSeen), addr, a.Version)
 	}
 	return tw.Flush()
 }

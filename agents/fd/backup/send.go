@@ -25,7 +25,7 @@ type Warner interface {
 }
 
 // Progress receives running totals and the path in flight, at most about
-// every progressEvery and once at the end.
+// every 250 ms, and once at the end.
 type Progress func(files, bytes int64, path []byte)
 
 const progressEvery = 250 * time.Millisecond

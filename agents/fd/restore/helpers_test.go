@@ -36,6 +36,30 @@ func streamOf(t *testing.T, fn func(w *datapath.Writer)) *bytes.Buffer {
 	return &buf
 }
 
+// withEnd writes fn's records followed by a stream end whose totals match
+// them (entries and data bytes), as a real sender does.
+func withEnd(t *testing.T, fn func(w *datapath.Writer)) *bytes.Buffer {
+	t.Helper()
+	body := streamOf(t, fn)
+	var end datapath.StreamEnd
+	r := datapath.NewReader(bytes.NewReader(body.Bytes()))
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		switch rec.Kind {
+		case datapath.KindFileHeader:
+			end.Files++
+		case datapath.KindData:
+			end.Bytes += int64(len(rec.Payload))
+		}
+	}
+	w := datapath.NewWriter(body)
+	must(t, w.End(&end))
+	return body
+}
+
 // fileRecs writes a regular file's records with a correct trailer.
 func fileRecs(w *datapath.Writer, path string, content string, mtime int64) {
 	w.Header(&datapath.FileHeader{Path: []byte(path), Type: datapath.TypeRegular, Mode: 0o644, Mtime: mtime, Atime: mtime, Size: int64(len(content))})

@@ -3,7 +3,7 @@ package restore
 import (
 	"errors"
 	"fmt"
-	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -57,7 +57,7 @@ func (rv *receiver) node() {
 func (rv *receiver) makeTemp(create func(name string) error) (string, error) {
 	for range 100 {
 		rv.tmpSeq++
-		name := fmt.Sprintf(".ferry-restore.%d.%d", os.Getpid(), rv.tmpSeq)
+		name := rv.tmpPrefix + strconv.FormatUint(rv.tmpSeq, 10)
 		err := create(name)
 		if err == nil {
 			return name, nil

@@ -59,10 +59,7 @@ func TestRestoreReplace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			target := t.TempDir()
 			tc.existing(t, target)
-			stream := streamOf(t, func(w *datapath.Writer) {
-				tc.stream(w)
-				w.End(&datapath.StreamEnd{})
-			})
+			stream := withEnd(t, tc.stream)
 			var warn warnings
 			_, _, err := restore.Receive(context.Background(), datapath.NewReader(stream), target, restore.Options{Replace: tc.replace}, &warn, nil)
 			must(t, err)
@@ -134,10 +131,6 @@ func TestRestoreWarnings(t *testing.T) {
 		stream func(w *datapath.Writer)
 		want   string
 	}{
-		{"totals differ", func(w *datapath.Writer) {
-			fileRecs(w, "f", "abc", 0)
-			w.End(&datapath.StreamEnd{Files: 2, Bytes: 3})
-		}, ": stream totals differ"},
 		{"socket", func(w *datapath.Writer) {
 			w.Header(&datapath.FileHeader{Path: []byte("s"), Type: datapath.TypeSocket})
 			w.Trailer(&datapath.FileTrailer{})
@@ -221,5 +214,21 @@ func TestRestoreBadOptions(t *testing.T) {
 	_, _, err := restore.Receive(context.Background(), datapath.NewReader(strings.NewReader("")), t.TempDir(), restore.Options{Replace: "sometimes"}, nil, nil)
 	if err == nil {
 		t.Fatal("unknown replace policy accepted")
+	}
+}
+
+// TestRestoreTotalsDiffer: a stream end that disagrees with what arrived is
+// an error: something was lost on the way.
+func TestRestoreTotalsDiffer(t *testing.T) {
+	s := streamOf(t, func(w *datapath.Writer) {
+		fileRecs(w, "f", "abc", 0)
+		w.End(&datapath.StreamEnd{Files: 2, Bytes: 3})
+	})
+	tot, _, _, err := receive(t, s, t.TempDir(), restore.Options{})
+	if !errors.Is(err, restore.ErrStream) || !strings.Contains(err.Error(), "stream end announces 2") {
+		t.Fatalf("err = %v, want ErrStream naming the totals", err)
+	}
+	if tot.Received != 1 || tot.ReceivedBytes != 3 {
+		t.Fatalf("received %d entries, %d bytes; want 1, 3", tot.Received, tot.ReceivedBytes)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/zeebo/blake3"
@@ -30,9 +31,12 @@ type Options struct {
 }
 
 // Totals counts what a restore did: entries created, replaced or (for
-// directories) merged, content bytes written, warnings raised.
+// directories) merged, content bytes written, warnings raised; and what
+// arrived on the stream (Received, ReceivedBytes), which the director
+// cross-checks with what the sd sent.
 type Totals struct {
-	Files, Bytes, Warnings int64
+	Files, Bytes, Warnings  int64
+	Received, ReceivedBytes int64
 }
 
 // Warner receives per-entry problems; path is the stored path (relative to
@@ -53,7 +57,7 @@ const progressEvery = 250 * time.Millisecond
 // Receive reads records from r up to the stream end and restores them under
 // target, created with mode 0700 if missing. It returns what it restored
 // and the stream's own totals; a difference between the entries and bytes
-// received and those the stream end announces is a warning. warn and
+// received and those the stream end announces is an error. warn and
 // progress may be nil. ctx is checked between entries; to interrupt a
 // blocked read, close the connection under r.
 func Receive(ctx context.Context, r *datapath.Reader, target string, opt Options, warn Warner, progress func(files, bytes int64, path []byte)) (Totals, datapath.StreamEnd, error) {
@@ -70,7 +74,9 @@ func Receive(ctx context.Context, r *datapath.Reader, target string, opt Options
 	rv := newReceiver(ctx, r, root, opt, warn, progress)
 	defer rv.close()
 	end, err := rv.run()
-	return rv.totals, end, err
+	t := rv.totals
+	t.Received, t.ReceivedBytes = rv.seen.Files, rv.seen.Bytes
+	return t, end, err
 }
 
 // openTarget creates target if needed and opens it.
@@ -100,10 +106,11 @@ type receiver struct {
 	dirs      []pendingDir        // directories whose attributes wait for the stream to leave them
 	skipBelow string              // entries below this directory are skipped
 
-	cur    entry
-	hasher *blake3.Hasher
-	sum    [32]byte
-	tmpSeq uint64
+	cur       entry
+	hasher    *blake3.Hasher
+	sum       [32]byte
+	tmpSeq    uint64
+	tmpPrefix string // of temporary names, with the pid
 
 	totals Totals
 	seen   datapath.StreamEnd // entries and data bytes received
@@ -112,18 +119,19 @@ type receiver struct {
 
 func newReceiver(ctx context.Context, r *datapath.Reader, root int, opt Options, warn Warner, progress func(files, bytes int64, path []byte)) *receiver {
 	return &receiver{
-		ctx:      ctx,
-		r:        r,
-		opt:      opt,
-		chown:    opt.Owner && os.Geteuid() == 0,
-		warner:   warn,
-		progress: progress,
-		root:     root,
-		cache:    dirCache{fd: -1},
-		made:     make(map[string]struct{}),
-		cur:      entry{fd: -1},
-		hasher:   blake3.New(),
-		last:     time.Now(),
+		ctx:       ctx,
+		r:         r,
+		opt:       opt,
+		chown:     opt.Owner && os.Geteuid() == 0,
+		warner:    warn,
+		progress:  progress,
+		root:      root,
+		cache:     dirCache{fd: -1},
+		made:      make(map[string]struct{}),
+		cur:       entry{fd: -1},
+		hasher:    blake3.New(),
+		tmpPrefix: ".ferry-restore." + strconv.Itoa(os.Getpid()) + ".",
+		last:      time.Now(),
 	}
 }
 
@@ -174,8 +182,8 @@ func (rv *receiver) end(p []byte) (datapath.StreamEnd, error) {
 	}
 	rv.leave(nil)
 	if e.Files != rv.seen.Files || e.Bytes != rv.seen.Bytes {
-		rv.warn(nil, fmt.Sprintf("stream totals differ: received %d entries and %d bytes, the stream end announces %d and %d",
-			rv.seen.Files, rv.seen.Bytes, e.Files, e.Bytes))
+		return e, fmt.Errorf("%w: received %d entries and %d bytes, the stream end announces %d and %d",
+			ErrStream, rv.seen.Files, rv.seen.Bytes, e.Files, e.Bytes)
 	}
 	rv.report(nil)
 	if err := unix.Syncfs(rv.root); err != nil {

@@ -110,12 +110,9 @@ func (r *Reader) ReadBlockAt(off int64) (Header, []byte, error) {
 	if _, err := r.f.ReadAt(hdr[:], off); err != nil {
 		return Header{}, nil, err
 	}
-	h, err := DecodeHeader(hdr[:])
-	if err != nil {
-		return h, nil, r.corrupt(off, rawSeq(hdr[:]), err.Error())
-	}
-	if int64(h.Length) > size-off-HeaderSize {
-		return h, nil, r.corrupt(off, h.Seq, "payload extends past end of volume")
+	h, why := inspectHeader(hdr[:], off, size)
+	if why != "" {
+		return h, nil, r.corrupt(off, h.Seq, why)
 	}
 	p := r.payloadBuf(h.Length)
 	if _, err := r.f.ReadAt(p, off+HeaderSize); err != nil {

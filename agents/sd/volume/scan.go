@@ -56,12 +56,9 @@ func (s *scanner) next() (Header, []byte, error) {
 	if _, err := io.ReadFull(s.r.br, s.hdr[:]); err != nil {
 		return Header{}, nil, err
 	}
-	h, err := DecodeHeader(s.hdr[:])
-	if err != nil {
-		return h, nil, s.bad(rawSeq(s.hdr[:]), err.Error())
-	}
-	if int64(h.Length) > s.size-s.off-HeaderSize {
-		return h, nil, s.bad(h.Seq, "payload extends past end of volume")
+	h, why := inspectHeader(s.hdr[:], s.off, s.size)
+	if why != "" {
+		return h, nil, s.bad(h.Seq, why)
 	}
 	p := s.r.payloadBuf(h.Length)
 	if _, err := io.ReadFull(s.r.br, p); err != nil {
@@ -86,7 +83,19 @@ func (s *scanner) bad(seq uint32, reason string) error {
 	return &tornTail{off: s.off, reason: reason}
 }
 
-func rawSeq(hdr []byte) uint32 { return binary.LittleEndian.Uint32(hdr[16:]) }
+// inspectHeader decodes the header of the block at off in a file of size
+// bytes and says what is wrong with it, if anything. A bad header still
+// carries the seq field as stored.
+func inspectHeader(hdr []byte, off, size int64) (Header, string) {
+	h, err := DecodeHeader(hdr)
+	switch {
+	case err != nil:
+		return Header{Seq: binary.LittleEndian.Uint32(hdr[16:])}, err.Error()
+	case int64(h.Length) > size-off-HeaderSize:
+		return h, "payload extends past end of volume"
+	}
+	return h, ""
+}
 
 // sessionList rebuilds sessions from a stream of verified blocks and checks
 // their structure.

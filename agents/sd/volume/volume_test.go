@@ -256,3 +256,44 @@ func equalInfo(a, b SessionInfo) bool {
 	return a.ID == b.ID && a.Start == b.Start && a.End == b.End && a.Complete == b.Complete &&
 		a.Status == b.Status && a.Totals == b.Totals && bytes.Equal(a.StartMeta, b.StartMeta) && bytes.Equal(a.EndMeta, b.EndMeta)
 }
+
+func TestStatusWhileWriting(t *testing.T) {
+	_, v := createVolume(t, "v1")
+	defer v.Close()
+	s, _ := v.BeginSession(1, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 1000 {
+			if v.Size() < 0 || v.Failed() != nil {
+				t.Error("bad status")
+			}
+		}
+	}()
+	rec := make([]byte, 100<<10)
+	for range 50 {
+		if _, err := s.Add(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if _, err := s.End(SessionOK, Totals{}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadSessionStopsOnCallbackError(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	dir, v := createVolume(t, "v1")
+	w := writeSession(t, v, rng, sessionSpec{id: 4, records: 10, maxSize: 600 << 10, status: SessionOK})
+	v.Close()
+	stop := errors.New("stop")
+	calls := 0
+	err := openReader(t, dir, "v1").ReadSession(4, w.start, func(Position, []byte) error {
+		calls++
+		return stop
+	})
+	if err != stop || calls != 1 {
+		t.Fatalf("ReadSession = %v after %d calls, want the callback's error after 1", err, calls)
+	}
+}

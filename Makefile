@@ -1,0 +1,47 @@
+# Ferry: the two commands a newcomer needs are `make demo` and `make test`.
+GO        ?= go
+BIN       ?= bin
+FUZZTIME  ?= 30s
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build demo test test-short vet fuzz bench docs clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ferry ./cmd/ferry
+
+## demo: real backup and restore through director, sd and two fds (one passive)
+demo:
+	bash deploy/demo.sh
+
+## test: every tier: unit, fuzz seeds, golden files, docs, integration (real processes)
+test: vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-short: quick local loop (skips nothing silently: see -short in each test)
+test-short:
+	$(GO) test -short -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## bench: Go benchmarks of the hot paths (benchstat-friendly)
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./datapath/ ./agents/sd/volume/ ./agents/director/catalog/sqlite/ ./agents/fd/backup/ | tee bench.txt
+
+## docs: regenerate docs/bus.md from schemas/
+docs:
+	$(GO) test ./schemas -run TestDocsUpToDate -update-docs
+
+clean:
+	rm -rf $(BIN) bench.txt
