@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestExitCodes: errors map to exit codes in one place.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.hcl")
+	good := filepath.Join(dir, "good.hcl")
+	if err := os.WriteFile(bad, []byte("client \"web.example.com\" {\n  address = \"x\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("file_daemon \"c1\" {\n  nats_url = \"nats://127.0.0.1:4222\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"config ok", []string{"config", "check", good}, exitOK},
+		{"config problems", []string{"config", "check", bad}, exitConfig},
+		{"unknown flag", []string{"jobs", "--nope"}, exitUsage},
+		{"bus unreachable", []string{"--nats", "nats://127.0.0.1:1", "jobs"}, exitNoBus},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := run(tc.args); got != tc.want {
+				t.Fatalf("run(%v) = %d, want %d", tc.args, got, tc.want)
+			}
+		})
+	}
+}
