@@ -105,3 +105,29 @@ func checkRecorded(t *testing.T, c *harness.Cluster, id, dir, initiator string) 
 		t.Errorf("director log has no data channel line for job %s with initiator=%s", id, initiator)
 	}
 }
+
+// TestRestoreSelectedPaths restores one subtree of a backup to another
+// client: only that subtree arrives, byte for byte, and the receiving
+// client's passive setting decides who dials.
+func TestRestoreSelectedPaths(t *testing.T) {
+	work := t.TempDir()
+	src := harness.SimpleTree(t, work)
+	c := harness.NewCluster(t, bin, harness.Options{Clients: []harness.Client{
+		{Name: "a1", Include: []string{src}},
+		{Name: "p2", Passive: true, Include: []string{src}},
+	}})
+	r := c.Ferry("run", "backup-a1", "--wait")
+	mustOK(t, r, "backup")
+	id := jobID(t, r)
+	target := filepath.Join(work, "restore")
+	sub := filepath.Join(src, "dir one")
+	r = c.Ferry("restore", "--job", id, "--to", target, "--client", "p2", "--path", sub, "--wait")
+	mustOK(t, r, "restore")
+	if !strings.Contains(r.Stdout, "client=p2") || !strings.Contains(r.Stdout, "data sd→fd ") {
+		t.Errorf("restore to passive client p2 should be dialed by the sd: %s", r.Stdout)
+	}
+	treecmp.Equal(t, sub, filepath.Join(target, sub), treecmp.Options{DirMtimes: true})
+	if _, err := os.Lstat(filepath.Join(target, src, "a.txt")); !os.IsNotExist(err) {
+		t.Errorf("unselected file a.txt was restored (err %v)", err)
+	}
+}

@@ -1,6 +1,7 @@
 package fileset_test
 
 import (
+	"github.com/ferrybackup/ferry/integration/testenv"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,9 +17,7 @@ import (
 // never handed back to the runtime: it exits with its goroutine.
 func asNobody(t *testing.T, fn func()) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch uid")
-	}
+	testenv.RequireRoot(t)
 	done := make(chan error)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
@@ -32,7 +31,7 @@ func asNobody(t *testing.T, fn func()) {
 		done <- nil
 	}()
 	if err := <-done; err != nil {
-		t.Skipf("setresuid: %v", err)
+		testenv.SkipOrFail(t, "setresuid: "+err.Error())
 	}
 }
 
