@@ -131,11 +131,17 @@ type Hello struct {
 func ReadHello(c net.Conn) (Hello, error) {
 	_ = c.SetDeadline(time.Now().Add(HandshakeTimeout))
 	b := make([]byte, helloLen)
-	if _, err := io.ReadFull(c, b); err != nil {
+	// The magic first: anything else (a port scan, an HTTP probe shorter
+	// than a hello) is refused at once instead of holding a handshake slot
+	// until the timeout.
+	if _, err := io.ReadFull(c, b[:len(magic)]); err != nil {
 		return Hello{}, fmt.Errorf("read hello: %w", err)
 	}
 	if [8]byte(b[:8]) != magic {
 		return Hello{}, ErrBadMagic
+	}
+	if _, err := io.ReadFull(c, b[len(magic):]); err != nil {
+		return Hello{}, fmt.Errorf("read hello: %w", err)
 	}
 	return Hello{Role: Role(b[8]), Job: binary.LittleEndian.Uint64(b[9:17]), nonce: b[17:]}, nil
 }
@@ -143,6 +149,15 @@ func ReadHello(c net.Conn) (Hello, error) {
 // ServerHandshake finishes the listener's side for a hello whose job has key.
 func ServerHandshake(c net.Conn, h Hello, key []byte) error {
 	defer c.SetDeadline(time.Time{})
+	if err := serverProve(c, h, key); err != nil {
+		return err
+	}
+	return sendAccept(c)
+}
+
+// serverProve sends the listener's challenge and checks the dialer's proof,
+// without telling the dialer the verdict.
+func serverProve(c net.Conn, h Hello, key []byte) error {
 	nl := make([]byte, nonceLen)
 	_, _ = rand.Read(nl)
 	out := append(nl, proof(key, "listener", h.Role, h.Job, h.nonce, nl)...)
@@ -156,6 +171,13 @@ func ServerHandshake(c net.Conn, h Hello, key []byte) error {
 	if !hmac.Equal(got, proof(key, "dialer", h.Role, h.Job, h.nonce, nl)) {
 		return ErrBadProof
 	}
-	_, err := c.Write([]byte{1})
-	return err
+	return nil
+}
+
+// sendAccept tells the dialer its proof was accepted.
+func sendAccept(c net.Conn) error {
+	if _, err := c.Write([]byte{1}); err != nil {
+		return fmt.Errorf("send acceptance: %w", err)
+	}
+	return nil
 }

@@ -30,7 +30,10 @@ type Listener struct {
 type expectation struct {
 	key  []byte
 	peer Role
-	ch   chan net.Conn
+	ch   chan net.Conn // receives the one accepted connection
+	// cancelled is set by Cancel; a connection accepted afterwards is
+	// closed instead of delivered. Guarded by Listener.mu.
+	cancelled bool
 }
 
 // Listen opens a data listener at addr for an agent of role me.
@@ -79,6 +82,7 @@ func (x *Expected) Wait(ctx context.Context) (net.Conn, error) {
 // Cancel forgets the expectation; a connection already delivered is closed.
 func (x *Expected) Cancel() {
 	x.l.mu.Lock()
+	x.e.cancelled = true
 	if x.l.expect[x.job] == x.e {
 		delete(x.l.expect, x.job)
 	}
@@ -131,16 +135,28 @@ func (l *Listener) handshake(c net.Conn) {
 		l.reject(c, peer, h.Job, fmt.Errorf("%w: %s dialed, %s expected", ErrWrongRole, h.Role, e.peer))
 		return
 	}
-	if err := ServerHandshake(c, h, e.key); err != nil {
+	if err := serverProve(c, h, e.key); err != nil {
 		l.reject(c, peer, h.Job, err)
 		return
 	}
-	if !l.claim(h.Job, e) { // another connection won the race for this key
-		l.reject(c, peer, h.Job, fmt.Errorf("%w: key already used", ErrBadProof))
+	// Burn the key before telling the dialer it is accepted: a dialer that
+	// lost the race for the key, or proved it for a job cancelled in the
+	// meantime, is refused rather than told "accepted" and then cut off.
+	if !l.claim(h.Job, e) {
+		l.reject(c, peer, h.Job, fmt.Errorf("%w: key already used or job cancelled", ErrBadProof))
+		return
+	}
+	if err := sendAccept(c); err != nil {
+		l.unclaim(h.Job, e) // the dialer never learnt it was accepted: it may retry
+		l.reject(c, peer, h.Job, err)
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	if !l.deliver(e, c) {
+		l.reject(c, peer, h.Job, errors.New("job cancelled after the handshake"))
 		return
 	}
 	l.log.Info("data connection accepted", "job", h.Job, "peer", peer, "peer_role", h.Role.String())
-	e.ch <- c
 }
 
 // claim burns the key: true for exactly one connection.
@@ -151,6 +167,29 @@ func (l *Listener) claim(job uint64, e *expectation) bool {
 		return false
 	}
 	delete(l.expect, job)
+	return true
+}
+
+// unclaim gives back a claimed key whose connection failed before it was
+// accepted, unless the job was cancelled or expects another key by now.
+func (l *Listener) unclaim(job uint64, e *expectation) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !e.cancelled && l.expect[job] == nil {
+		l.expect[job] = e
+	}
+}
+
+// deliver hands c to the job's Wait; false if the job was cancelled. Under
+// the lock, so Cancel either sees c in the channel (and closes it) or
+// deliver sees the cancellation: an accepted connection never leaks.
+func (l *Listener) deliver(e *expectation, c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e.cancelled {
+		return false
+	}
+	e.ch <- c // buffered, and claim lets one connection through
 	return true
 }
 

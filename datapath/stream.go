@@ -15,6 +15,7 @@ const bufSize = 256 << 10
 type Writer struct {
 	bw      *bufio.Writer
 	scratch []byte
+	pre     [PrefixLen]byte // reused record prefix: no allocation per record
 }
 
 // NewWriter returns a Writer on w.
@@ -84,10 +85,9 @@ func (w *Writer) record(k Kind, p []byte) error {
 		// would store a stream that cannot be restored.
 		return fmt.Errorf("%w: %s record of %d bytes", ErrRecordSize, k, len(p))
 	}
-	var pre [PrefixLen]byte
-	pre[0] = byte(k)
-	binary.LittleEndian.PutUint32(pre[1:], uint32(len(p)))
-	if _, err := w.bw.Write(pre[:]); err != nil {
+	w.pre[0] = byte(k)
+	binary.LittleEndian.PutUint32(w.pre[1:], uint32(len(p)))
+	if _, err := w.bw.Write(w.pre[:]); err != nil {
 		return err
 	}
 	_, err := w.bw.Write(p)

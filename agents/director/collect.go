@@ -98,6 +98,8 @@ func (d *Director) finish(rj *runningJob, res catalog.Result, chunks int) {
 	if rj.job.Kind == catalog.KindBackup && (res.Status == catalog.StatusOK || res.Status == catalog.StatusWarnings) {
 		if err = d.cat.CommitJob(ctx, id, res, chunks); err != nil {
 			res = catalog.Result{Status: catalog.StatusFailed, Reason: fmt.Sprintf("catalog commit: %v", err), Ended: d.now()}
+		} else {
+			d.recordVolumes(ctx, rj.storage.Name, res.Media)
 		}
 	}
 	if err != nil || rj.job.Kind != catalog.KindBackup || res.Status == catalog.StatusFailed || res.Status == catalog.StatusCanceled {
@@ -132,4 +134,15 @@ func reasonSuffix(r string) string {
 		return ""
 	}
 	return "; " + r
+}
+
+// recordVolumes notes the volumes a job wrote to; the size is where the
+// job's session ended, a lower bound of the volume's size.
+func (d *Director) recordVolumes(ctx context.Context, storage string, media []catalog.Media) {
+	for _, m := range media {
+		v := catalog.Volume{Name: m.Volume, Storage: storage, Bytes: m.EndOffset, Status: catalog.VolumeAppend, Updated: d.now()}
+		if err := d.cat.PutVolume(ctx, v); err != nil {
+			d.log.Warn("catalog: volume not recorded", "volume", m.Volume, "err", err)
+		}
+	}
 }
