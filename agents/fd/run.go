@@ -55,7 +55,9 @@ func (a *Agent) run(j *job) {
 }
 
 func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentReport) error {
-	prog := a.progress(j.prep.JobID)
+	pctx, stop := context.WithCancel(j.ctx)
+	defer stop()
+	prog := a.progress(pctx, j.prep.JobID)
 	if j.prep.Kind == schemas.KindRestore {
 		opt := restore.Options{Replace: j.prep.Replace, Owner: isRoot()}
 		t, _, err := restore.Receive(j.ctx, datapath.NewReader(conn), string(j.prep.Target), opt, log, prog)
@@ -94,19 +96,42 @@ func waitPeerClose(conn net.Conn) error {
 	return nil
 }
 
-// progress publishes at most every 500 ms (core NATS: lost if nobody
-// watches, which is fine).
-func (a *Agent) progress(job int64) func(files, bytes int64, path []byte) {
-	var last time.Time
+// progressPublisher publishes a job's latest progress every 500 ms while it
+// changes (core NATS: lost if nobody watches, which is fine). The data path
+// only records the latest figures; a blocked socket therefore does not stop
+// the reports, and watchers see where the job stands.
+type progressPublisher struct {
+	mu      sync.Mutex
+	cur     schemas.Progress
+	changed bool
+}
+
+func (a *Agent) progress(ctx context.Context, job int64) func(files, bytes int64, path []byte) {
+	p := &progressPublisher{cur: schemas.Progress{JobID: job, Agent: a.cfg.Name}}
 	tok := strconv.FormatInt(job, 10)
-	return func(files, bytes int64, path []byte) {
-		now := time.Now()
-		if now.Sub(last) < 500*time.Millisecond {
-			return
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			p.mu.Lock()
+			if p.changed {
+				p.changed = false
+				p.cur.Time = time.Now().UnixNano()
+				_ = bus.Publish(a.bus, schemas.JobProgress, p.cur, tok) // encodes before returning
+			}
+			p.mu.Unlock()
 		}
-		last = now
-		p := schemas.Progress{JobID: job, Agent: a.cfg.Name, Files: files, Bytes: bytes, Path: append([]byte(nil), path...), Time: now.UnixNano()}
-		_ = bus.Publish(a.bus, schemas.JobProgress, p, tok)
+	}()
+	return func(files, bytes int64, path []byte) {
+		p.mu.Lock()
+		p.cur.Files, p.cur.Bytes, p.cur.Path = files, bytes, append(p.cur.Path[:0], path...)
+		p.changed = true
+		p.mu.Unlock()
 	}
 }
 

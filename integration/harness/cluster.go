@@ -25,6 +25,7 @@ type Client struct {
 	Name    string
 	Passive bool
 	Include []string // what its backup job saves
+	Wrap    []string // command prefix for the fd, e.g. setpriv dropping capabilities
 }
 
 // Options shape a cluster.
@@ -163,7 +164,12 @@ func (c *Cluster) StartFD(name string) {
 		listen = "127.0.0.1:0"
 	}
 	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = %t\n}\n", name, c.NATSURL, listen, f.Passive)
-	f.Proc = Start(c.t, c.Dir, "fd-"+name, c.Bin.Ferry, "fd", "--config", c.write("fd-"+name+".hcl", cfg))
+	args := []string{"fd", "--config", c.write("fd-"+name+".hcl", cfg)}
+	bin := c.Bin.Ferry
+	if len(f.Wrap) > 0 {
+		bin, args = f.Wrap[0], append(append(f.Wrap[1:len(f.Wrap):len(f.Wrap)], c.Bin.Ferry), args...)
+	}
+	f.Proc = Start(c.t, c.Dir, "fd-"+name, bin, args...)
 }
 
 func (c *Cluster) connect() {
