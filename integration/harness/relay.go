@@ -57,6 +57,15 @@ func (r *Relay) Hold() {
 	r.mu.Unlock()
 }
 
+// HoldAfter is Hold, but lets n bytes of the dialer's stream through after
+// its handshake before holding: the peer then has data to write.
+func (r *Relay) HoldAfter(n int64) {
+	r.Hold()
+	r.mu.Lock()
+	r.free[0] += n
+	r.mu.Unlock()
+}
+
 // Open releases held connections.
 func (r *Relay) Open() {
 	r.mu.Lock()
