@@ -36,7 +36,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(
 		newDirectorCommand(g), newSDCommand(g), newFDCommand(g), newDevCommand(g),
 		newRunCommand(g), newRestoreCommand(g), newJobsCommand(g), newJobCommand(g),
-		newStatusCommand(g), newWatchCommand(g), newConfigCommand(g),
+		newStatusCommand(g), newWatchCommand(g), newConfigCommand(g), newVolumeCommand(g),
 	)
 	return root
 }
