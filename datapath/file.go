@@ -51,8 +51,9 @@ type FileHeader struct {
 	Size       int64
 	Rdev       uint64
 	LinkTarget []byte
-	// Ext holds tagged extensions (later fields: xattrs, hardlink ids, ...).
-	// Unknown tags are kept and skipped, so old readers read new streams.
+	// Ext holds tagged extensions: the known tags are defined, with their
+	// encodings, in ext.go (ExtXattrs, ExtHardlink; DecodeExts). Unknown
+	// tags are kept and skipped, so old readers read new streams.
 	Ext []Ext
 }
 

@@ -61,6 +61,7 @@ var fuzzDecoders = []struct {
 	{"run_reply", func(b []byte) error { return decodeStable[RunReply](b) }},
 	{"restore_request", func(b []byte) error { return decodeStable[RestoreRequest](b) }},
 	{"jobs_request", func(b []byte) error { return decodeStable[JobsRequest](b) }},
+	{"cancel_request", func(b []byte) error { return decodeStable[CancelRequest](b) }},
 	{"jobs_reply", func(b []byte) error { return decodeStable[JobsReply](b) }},
 	{"job_request", func(b []byte) error { return decodeStable[JobRequest](b) }},
 	{"job_reply", func(b []byte) error { return decodeStable[JobReply](b) }},

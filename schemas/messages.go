@@ -35,6 +35,7 @@ var messageTypes = []messageInfo{
 	msg[RunReply]("run_reply", "Director's reply: the id of the job it created."),
 	msg[RestoreRequest]("restore_request", "Console to director: restore a backup job to a folder on a client."),
 	msg[JobsRequest]("jobs_request", "Console to director: list recent jobs."),
+	msg[CancelRequest]("cancel_request", "(v2) Console to director: cancel a running job on every daemon."),
 	msg[JobsReply]("jobs_reply", "Director's list of jobs, newest first."),
 	msg[JobRequest]("job_request", "Console to director: one job with a page of its log."),
 	msg[JobReply]("job_reply", "One job and a page of its log."),

@@ -47,6 +47,8 @@ var (
 		"Console runs a configured job; the reply carries the job id.", console, dir)
 	APIRestore = newRequest[RestoreRequest, RunReply]("ferry.api.restore", nil,
 		"Console restores a backup job to a folder on a client.", console, dir)
+	APICancel = newRequest[CancelRequest, Ack]("ferry.api.cancel", nil,
+		"Console cancels a running job; the director aborts it on every daemon and it ends canceled.", console, dir)
 	APIJobs = newRequest[JobsRequest, JobsReply]("ferry.api.jobs", nil,
 		"Console lists recent jobs.", console, dir)
 	APIJob = newRequest[JobRequest, JobReply]("ferry.api.job", nil,

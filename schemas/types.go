@@ -45,13 +45,14 @@ type PrepareJob struct {
 
 // SessionOpen asks the sd to prepare a data session.
 type SessionOpen struct {
-	JobID     int64      `msgpack:"job" desc:"job id"`
-	Kind      string     `msgpack:"kind" desc:"backup or restore"`
-	Client    string     `msgpack:"client" desc:"client resource name of the peer fd"`
-	Initiator string     `msgpack:"initiator" desc:"who dials the data socket: sd or fd"`
-	SourceJob int64      `msgpack:"source_job,omitempty" desc:"restore: the backup job whose data is read"`
-	Media     []MediaRef `msgpack:"media,omitempty" desc:"restore: the source job's sessions, in order"`
-	Paths     [][]byte   `msgpack:"paths,omitempty" desc:"restore: only these stored paths (and what lies below them); empty for all"`
+	JobID        int64      `msgpack:"job" desc:"job id"`
+	Kind         string     `msgpack:"kind" desc:"backup or restore"`
+	Client       string     `msgpack:"client" desc:"client resource name of the peer fd"`
+	Initiator    string     `msgpack:"initiator" desc:"who dials the data socket: sd or fd"`
+	SourceJob    int64      `msgpack:"source_job,omitempty" desc:"restore: the backup job whose data is read"`
+	Media        []MediaRef `msgpack:"media,omitempty" desc:"restore: the source job's sessions, in order"`
+	Paths        [][]byte   `msgpack:"paths,omitempty" desc:"restore: only these stored paths (and what lies below them); empty for all"`
+	BandwidthBps int64      `msgpack:"bw,omitempty" desc:"(v2) restore: maximum bytes per second the sd sends, 0 for none"`
 }
 
 // SessionOpened is the sd's reply to SessionOpen.
@@ -84,6 +85,7 @@ type DataStart struct {
 type AbortJob struct {
 	JobID  int64  `msgpack:"job" desc:"job id"`
 	Reason string `msgpack:"reason" desc:"why, for the agent's log"`
+	Status string `msgpack:"status,omitempty" desc:"(v2) how the job ends: failed (when empty) or canceled; the sd records it in the session end"`
 }
 
 // FileEntry is one stored file in a file list.
@@ -174,11 +176,17 @@ type RunReply struct {
 
 // RestoreRequest restores a backup job.
 type RestoreRequest struct {
-	BackupJob int64    `msgpack:"backup_job" desc:"id of the backup job to restore"`
-	Client    string   `msgpack:"client,omitempty" desc:"client that receives the files; default the original"`
-	Target    []byte   `msgpack:"target" desc:"folder on that client"`
-	Paths     [][]byte `msgpack:"paths,omitempty" desc:"stored paths to restore; empty for all"`
-	Replace   string   `msgpack:"replace,omitempty" desc:"never (default), ifnewer or always"`
+	BackupJob    int64    `msgpack:"backup_job" desc:"id of the backup job to restore"`
+	Client       string   `msgpack:"client,omitempty" desc:"client that receives the files; default the original"`
+	Target       []byte   `msgpack:"target" desc:"folder on that client"`
+	Paths        [][]byte `msgpack:"paths,omitempty" desc:"stored paths to restore; empty for all"`
+	Replace      string   `msgpack:"replace,omitempty" desc:"never (default), ifnewer or always"`
+	BandwidthBps int64    `msgpack:"bw,omitempty" desc:"(v2) maximum bytes per second on the data socket, 0 for none"`
+}
+
+// CancelRequest cancels a running job.
+type CancelRequest struct {
+	JobID int64 `msgpack:"job" desc:"job id"`
 }
 
 // JobsRequest lists jobs.

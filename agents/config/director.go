@@ -14,7 +14,7 @@ var (
 	clientSchema  = attrSchema("address", "data_port", "passive", "max_wait")
 	storageSchema = attrSchema("address", "data_port")
 	filesetSchema = attrSchema("include", "exclude", "one_file_system")
-	jobSchema     = attrSchema("client", "fileset", "storage", "level")
+	jobSchema     = attrSchema("client", "fileset", "storage", "level", "max_run_time", "no_progress_timeout", "max_bandwidth")
 )
 
 // director decodes a director file, defaults applied.
@@ -112,10 +112,13 @@ func cleanPaths(ps []string) {
 
 func (f *file) job(hb *hcl.Block) (Job, *blockPos) {
 	b := f.d.open(hb, jobSchema)
-	j := Job{Name: hb.Labels[0], Level: DefaultLevel}
+	j := Job{Name: hb.Labels[0], Level: DefaultLevel, NoProgressTimeout: DefaultNoProgressTimeout}
 	value(b, "client", &j.Client)
 	value(b, "fileset", &j.FileSet)
 	value(b, "storage", &j.Storage)
 	value(b, "level", &j.Level)
+	b.duration("max_run_time", &j.MaxRunTime)
+	b.duration("no_progress_timeout", &j.NoProgressTimeout)
+	b.size("max_bandwidth", &j.MaxBandwidth)
 	return j, b.pos
 }

@@ -66,8 +66,8 @@ func TestParseDirectorDefaults(t *testing.T) {
 			{Name: "root", Include: []string{"/"}},
 		},
 		Jobs: []Job{
-			{Name: "web1-etc", Client: "web1", FileSet: "etc", Storage: "site1", Level: "full"},
-			{Name: "db1-root", Client: "db1", FileSet: "root", Storage: "site1", Level: "differential"},
+			{Name: "web1-etc", Client: "web1", FileSet: "etc", Storage: "site1", Level: "full", NoProgressTimeout: DefaultNoProgressTimeout},
+			{Name: "db1-root", Client: "db1", FileSet: "root", Storage: "site1", Level: "differential", NoProgressTimeout: DefaultNoProgressTimeout},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -15,18 +15,19 @@ const (
 
 // Defaults for attributes a file leaves out.
 const (
-	DefaultNATSListen      = "127.0.0.1:4222"
-	DefaultCatalogFile     = "catalog.db" // inside the director's data_dir
-	DefaultEventsMaxAge    = 720 * time.Hour
-	DefaultEventsMaxBytes  = 1 << 30
-	DefaultConnectTimeout  = 10 * time.Second
-	DefaultClientDataPort  = 9102
-	DefaultStorageDataPort = 9103
-	DefaultLevel           = LevelFull
-	DefaultSDDataListen    = ":9103"
-	DefaultFDDataListen    = ":9102"
-	DefaultVolumeMaxBytes  = 50 << 30
-	DefaultOneFileSystem   = true
+	DefaultNATSListen        = "127.0.0.1:4222"
+	DefaultCatalogFile       = "catalog.db" // inside the director's data_dir
+	DefaultEventsMaxAge      = 720 * time.Hour
+	DefaultEventsMaxBytes    = 1 << 30
+	DefaultConnectTimeout    = 10 * time.Second
+	DefaultNoProgressTimeout = 5 * time.Minute
+	DefaultClientDataPort    = 9102
+	DefaultStorageDataPort   = 9103
+	DefaultLevel             = LevelFull
+	DefaultSDDataListen      = ":9103"
+	DefaultFDDataListen      = ":9102"
+	DefaultVolumeMaxBytes    = 50 << 30
+	DefaultOneFileSystem     = true
 )
 
 // Director is a director's file: the director and the resources it manages.
@@ -78,6 +79,14 @@ type Job struct {
 	FileSet string
 	Storage string
 	Level   string
+	// MaxRunTime fails the job when it runs longer (0: no limit).
+	MaxRunTime time.Duration
+	// NoProgressTimeout fails the job when no data moves for this long,
+	// naming the file in flight (default DefaultNoProgressTimeout).
+	NoProgressTimeout time.Duration
+	// MaxBandwidth caps the data socket in bytes per second (0: no cap),
+	// like Bareos's Maximum Bandwidth Per Job.
+	MaxBandwidth int64
 }
 
 // StorageDaemon is a storage daemon's file.

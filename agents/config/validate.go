@@ -114,6 +114,11 @@ func (c *checker) job(j Job, p *blockPos, d *Director) {
 	c.reference(p, k, "fileset", j.FileSet, names(d.FileSets, func(x FileSet) string { return x.Name }))
 	c.reference(p, k, "storage", j.Storage, names(d.Storages, func(x Storage) string { return x.Name }))
 	c.check(p, k, "level", checkLevel(j.Level))
+	c.check(p, k, "max_run_time", checkNonNegative(j.MaxRunTime))
+	c.check(p, k, "no_progress_timeout", checkNonNegative(j.NoProgressTimeout))
+	if j.MaxBandwidth < 0 {
+		c.add(p, k, "max_bandwidth", "must not be negative")
+	}
 }
 
 // reference checks that a job's attr names a defined resource of that type.

@@ -28,6 +28,9 @@ var sizeUnits = []struct {
 	mult   int64
 }{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
 
+// ParseSize reads a byte count such as "10MiB", "1GiB" or "4096".
+func ParseSize(s string) (int64, error) { return parseSize(s) }
+
 // parseSize reads a whole number of bytes with an optional binary unit.
 func parseSize(s string) (int64, error) {
 	num, mult := strings.TrimSpace(s), int64(1)

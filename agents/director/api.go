@@ -32,9 +32,11 @@ func (d *Director) apiRun(ctx context.Context, _ string, req schemas.RunRequest)
 		Name: jc.Name, Kind: catalog.KindBackup, Level: level,
 		Client: client.Name, Storage: storage.Name, FileSet: fs.Name, Status: catalog.StatusCreated,
 	}, client, storage)
+	rj.limits = limits{maxRun: cmpOr(jc.MaxRunTime, d.cfg.JobTimeout), noProgress: jc.NoProgressTimeout, bandwidth: jc.MaxBandwidth}
 	rj.open = schemas.SessionOpen{Kind: schemas.KindBackup, Client: client.Name}
 	rj.prepare = schemas.PrepareJob{
 		Kind: schemas.KindBackup, Storage: storage.Name, Exclude: fs.Exclude, OneFileSystem: fs.OneFileSystem, Level: level,
+		BandwidthBps: jc.MaxBandwidth,
 	}
 	for _, p := range fs.Include {
 		rj.prepare.Include = append(rj.prepare.Include, []byte(p))
@@ -80,7 +82,11 @@ func (d *Director) apiRestore(ctx context.Context, _ string, req schemas.Restore
 		Name: "restore-" + jobToken(src.ID), Kind: catalog.KindRestore, Level: src.Level, Client: client.Name,
 		Storage: storage.Name, FileSet: src.FileSet, Status: catalog.StatusCreated, RestoreOf: src.ID, Target: string(req.Target),
 	}, client, storage)
-	rj.open = schemas.SessionOpen{Kind: schemas.KindRestore, Client: client.Name, SourceJob: src.ID, Paths: req.Paths}
+	rj.limits = limits{maxRun: d.cfg.JobTimeout, noProgress: config.DefaultNoProgressTimeout, bandwidth: req.BandwidthBps}
+	if jc, ok := d.cfg.Job(src.Name); ok {
+		rj.limits.noProgress = jc.NoProgressTimeout
+	}
+	rj.open = schemas.SessionOpen{Kind: schemas.KindRestore, Client: client.Name, SourceJob: src.ID, Paths: req.Paths, BandwidthBps: req.BandwidthBps}
 	for _, m := range media {
 		rj.open.Media = append(rj.open.Media, schemas.MediaRef{Volume: m.Volume, Start: m.StartOffset, End: m.EndOffset})
 	}
@@ -102,8 +108,9 @@ func checkTarget(t []byte) error {
 	return nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
+func cmpOr[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
 		return a
 	}
 	return b
@@ -118,4 +125,16 @@ func names[T any](items []T, name func(T) string) string {
 		out = append(out, name(it))
 	}
 	return strings.Join(out, ", ")
+}
+
+func (d *Director) apiCancel(_ context.Context, _ string, req schemas.CancelRequest) (schemas.Ack, error) {
+	d.mu.Lock()
+	rj := d.running[req.JobID]
+	d.mu.Unlock()
+	if rj == nil {
+		return schemas.Ack{}, fmt.Errorf("job %d is not running on this director", req.JobID)
+	}
+	d.note(req.JobID, catalog.LevelWarning, "canceled by operator")
+	rj.cancel(errCanceled)
+	return schemas.Ack{}, nil
 }

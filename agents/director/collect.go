@@ -3,61 +3,116 @@ package director
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ferrybackup/ferry/agents/director/catalog"
 	"github.com/ferrybackup/ferry/schemas"
 )
 
+// afterAbortWait bounds how long the director waits for the agents'
+// reports after it aborted a job, so the job ends only once they stopped.
+const afterAbortWait = 10 * time.Second
+
 // collect waits for the sd's and the fd's end-of-job reports and cross-checks
-// their totals: a mismatch fails the job.
-func (d *Director) collect(ctx context.Context, rj *runningJob) (catalog.Result, int) {
+// their totals: a mismatch fails the job. Meanwhile it watches the job's
+// context (cancel, max run time, director stop) and its progress.
+func (d *Director) collect(rj *runningJob) (catalog.Result, int) {
 	var sd, fd *schemas.AgentReport
 	var grace <-chan time.Time
-	tick := time.NewTicker(HeartbeatInterval)
+	tick := time.NewTicker(checkEvery(rj.limits.noProgress))
 	defer tick.Stop()
+	take := func(r schemas.AgentReport) {
+		if r.Role == "sd" {
+			sd = &r
+		} else {
+			fd = &r
+		}
+	}
 	for sd == nil || fd == nil {
 		select {
 		case r := <-rj.reports:
-			if r.Role == "sd" {
-				sd = &r
-			} else {
-				fd = &r
-			}
+			take(r)
 			if !r.OK && grace == nil {
 				grace = time.After(peerReportGrace)
 			}
 		case <-grace:
-			d.abortAgents(rj.job, "peer failed")
-			return d.fail("%s", firstFailure(rj, sd, fd))
+			return d.abortAndWait(rj, failedResult(d, firstFailure(rj, sd, fd)), take, &sd, &fd)
 		case <-tick.C:
-			if who := d.goneAgent(rj, sd, fd); who != "" {
-				d.abortAgents(rj.job, who+" went offline")
-				return d.fail("%s went offline during the job (no heartbeat for %s)", who, 3*HeartbeatInterval)
+			if grace != nil && d.silentGone(rj, sd, fd) {
+				return d.abortAndWait(rj, failedResult(d, firstFailure(rj, sd, fd)+"; "+d.silence(rj, sd, fd)), take, &sd, &fd)
 			}
-		case <-ctx.Done():
-			d.abortAgents(rj.job, "director shutting down")
-			return d.fail("director shut down while the job ran")
+			if msg, stuck := d.stalled(rj); stuck {
+				return d.abortAndWait(rj, failedResult(d, msg), take, &sd, &fd)
+			}
+		case <-rj.ctx.Done():
+			res, _ := d.interrupted(rj)
+			return d.abortAndWait(rj, res, take, &sd, &fd)
 		}
 	}
 	return d.judge(rj, sd, fd)
 }
 
-// goneAgent names an agent whose report is outstanding and whose heartbeats
-// stopped (an agent this director has not heard from yet is not judged).
-func (d *Director) goneAgent(rj *runningJob, sd, fd *schemas.AgentReport) string {
+func failedResult(d *Director, reason string) catalog.Result {
+	res, _ := d.fail("%s", reason)
+	return res
+}
+
+func checkEvery(noProgress time.Duration) time.Duration {
+	every := HeartbeatInterval
+	if noProgress > 0 && noProgress/4 < every {
+		every = max(noProgress/4, 100*time.Millisecond)
+	}
+	return every
+}
+
+// abortAndWait aborts the job on both agents and waits (bounded) for the
+// reports still outstanding, so "ended" means the agents stopped.
+func (d *Director) abortAndWait(rj *runningJob, res catalog.Result, take func(schemas.AgentReport), sd, fd **schemas.AgentReport) (catalog.Result, int) {
+	d.abortAgents(rj.job, res.Reason, abortStatus(res))
+	deadline := time.After(afterAbortWait)
+	for *sd == nil || *fd == nil {
+		select {
+		case r := <-rj.reports:
+			take(r)
+		case <-deadline:
+			d.note(rj.job.ID, catalog.LevelWarning, "%s did not confirm the abort within %s", d.silence(rj, *sd, *fd), afterAbortWait)
+			return res, 0
+		}
+	}
+	return res, 0
+}
+
+// silentGone: the agent whose report is outstanding has stopped
+// heartbeating (it died or lost the bus), so waiting longer is pointless.
+func (d *Director) silentGone(rj *runningJob, sd, fd *schemas.AgentReport) bool {
 	now := d.now()
 	if sd == nil {
 		if s, ok := d.presence.lookup("sd", rj.storage.Name, now); !ok && !s.at.IsZero() {
-			return "storage daemon " + rj.storage.Name
+			return true
 		}
 	}
 	if fd == nil {
 		if s, ok := d.presence.lookup("fd", rj.client.Name, now); !ok && !s.at.IsZero() {
-			return "client " + rj.client.Name
+			return true
 		}
 	}
-	return ""
+	return false
+}
+
+// silence names the agents whose reports are outstanding.
+func (d *Director) silence(rj *runningJob, sd, fd *schemas.AgentReport) string {
+	var who []string
+	if sd == nil {
+		who = append(who, "storage daemon "+rj.storage.Name)
+	}
+	if fd == nil {
+		who = append(who, "client "+rj.client.Name)
+	}
+	if len(who) == 0 {
+		return "no agent"
+	}
+	return strings.Join(who, " and ") + " stopped answering (no report, no heartbeat)"
 }
 
 func firstFailure(rj *runningJob, sd, fd *schemas.AgentReport) string {

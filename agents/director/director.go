@@ -76,12 +76,14 @@ func (d *Director) subscribe(ctx context.Context) ([]*nats.Subscription, error) 
 	for _, err := range []error{
 		add(bus.Handle(ctx, d.bus, schemas.APIRun, schemas.APIRun.Wildcard(), d.apiRun)),
 		add(bus.Handle(ctx, d.bus, schemas.APIRestore, schemas.APIRestore.Wildcard(), d.apiRestore)),
+		add(bus.Handle(ctx, d.bus, schemas.APICancel, schemas.APICancel.Wildcard(), d.apiCancel)),
 		add(bus.Handle(ctx, d.bus, schemas.APIJobs, schemas.APIJobs.Wildcard(), d.apiJobs)),
 		add(bus.Handle(ctx, d.bus, schemas.APIJob, schemas.APIJob.Wildcard(), d.apiJob)),
 		add(bus.Handle(ctx, d.bus, schemas.APIStatus, schemas.APIStatus.Wildcard(), d.apiStatus)),
 		add(bus.Handle(ctx, d.bus, schemas.DirReport, schemas.DirReport.Wildcard(), d.onReport)),
 		add(bus.Handle(ctx, d.bus, schemas.DirFiles, schemas.DirFiles.Wildcard(), d.onFiles)),
 		add(bus.Handle(ctx, d.bus, schemas.DirLog, schemas.DirLog.Wildcard(), d.onLog)),
+		add(bus.Subscribe(d.bus, schemas.JobProgress, schemas.JobProgress.Wildcard(), d.onProgress)),
 		add(bus.Subscribe(d.bus, schemas.Presence, schemas.Presence.Wildcard(), func(_ string, hb schemas.Heartbeat) {
 			d.presence.saw(hb, d.now())
 		})),
@@ -107,7 +109,7 @@ func (d *Director) failLeftovers(ctx context.Context) error {
 		if err := d.cat.EndJob(ctx, j.ID, r); err != nil {
 			return fmt.Errorf("catalog: end job %d: %w", j.ID, err)
 		}
-		d.abortAgents(j, r.Reason)
+		d.abortAgents(j, r.Reason, "failed")
 		j.Status, j.Reason = r.Status, r.Reason
 		d.publish(j, schemas.EventFailed, func(ev *schemas.JobEvent) { ev.Status, ev.Reason = string(r.Status), r.Reason })
 		d.log.Warn("job left running by a previous director failed", "job", j.ID)

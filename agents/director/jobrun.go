@@ -27,9 +27,14 @@ type runningJob struct {
 	prepare schemas.PrepareJob
 	reports chan schemas.AgentReport
 
-	mu      sync.Mutex
-	got     map[string]bool // role → report received
-	logSeen map[string]bool // role/seq → log chunk stored
+	limits limits
+	ctx    context.Context // ends on cancel, max run time, director stop
+	cancel context.CancelCauseFunc
+
+	mu       sync.Mutex
+	got      map[string]bool // role → report received
+	logSeen  map[string]bool // role/seq → log chunk stored
+	progress progressState
 }
 
 func newRunningJob(j catalog.Job, c config.Client, s config.Storage) *runningJob {
@@ -50,10 +55,12 @@ func (d *Director) launch(ctx context.Context, rj *runningJob) (int64, error) {
 	d.mu.Unlock()
 	d.publish(rj.job, schemas.EventCreated, nil)
 	d.note(id, catalog.LevelInfo, "%s job created: client %s, storage %s", rj.job.Kind, rj.client.Name, rj.storage.Name)
+	d.jobContext(rj)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		res, chunks := d.execute(d.ctx, rj)
+		defer rj.cancel(nil)
+		res, chunks := d.execute(rj)
 		d.finish(rj, res, chunks)
 	}()
 	return id, nil
@@ -65,36 +72,54 @@ func (d *Director) fail(format string, args ...any) (catalog.Result, int) {
 
 // execute drives one job through DESIGN.md §3 in order; no step is timed by
 // a sleep, each waits for the previous one's reply.
-func (d *Director) execute(ctx context.Context, rj *runningJob) (catalog.Result, int) {
+func (d *Director) execute(rj *runningJob) (catalog.Result, int) {
 	plan := planData(rj.client, rj.storage)
 	rj.open.Initiator, rj.prepare.Initiator = plan.Initiator, plan.Initiator
-	opened, err := bus.Request(ctx, d.bus, schemas.SDOpen, rj.open, rj.storage.Name)
+	opened, err := request(rj.ctx, d, schemas.SDOpen, rj.open, rj.storage.Name)
 	if err != nil {
-		return d.fail("%s", agentErr("storage daemon", rj.storage.Name, "open a session", err))
+		return d.stepFailed(rj, "%s", agentErr("storage daemon", rj.storage.Name, "open a session", err))
 	}
 	rj.prepare.Key = opened.Key
-	if _, err := bus.Request(ctx, d.bus, schemas.FDPrepare, rj.prepare, rj.client.Name); err != nil {
-		d.abortSD(rj, "client could not prepare")
-		return d.fail("%s", agentErr("client", rj.client.Name, "prepare the job", err))
+	if _, err := request(rj.ctx, d, schemas.FDPrepare, rj.prepare, rj.client.Name); err != nil {
+		return d.stepFailed(rj, "%s", agentErr("client", rj.client.Name, "prepare the job", err))
 	}
-	if err := d.cat.MarkRunning(ctx, rj.job.ID, d.now()); err != nil {
-		d.abortAgents(rj.job, "catalog error")
-		return d.fail("catalog: %v", err)
+	if err := d.cat.MarkRunning(rj.ctx, rj.job.ID, d.now()); err != nil {
+		return d.stepFailed(rj, "catalog: %v", err)
 	}
 	d.publish(rj.job, schemas.EventStarted, nil)
-	if res, failed := d.connect(ctx, rj, plan); failed {
+	if res, failed := d.connect(rj, plan); failed {
 		return res, 0
 	}
-	if err := d.startSender(ctx, rj); err != nil {
-		d.abortAgents(rj.job, "start failed")
-		return d.fail("%v", err)
+	rj.mu.Lock()
+	rj.progress.changed = d.now() // the no-progress clock starts with the stream
+	rj.mu.Unlock()
+	if err := d.startSender(rj); err != nil {
+		return d.stepFailed(rj, "%v", err)
 	}
-	return d.collect(ctx, rj)
+	return d.collect(rj)
+}
+
+// stepFailed ends a job whose step failed: an ended job context explains
+// why better than the step's error does. Both agents are told to abort.
+func (d *Director) stepFailed(rj *runningJob, format string, args ...any) (catalog.Result, int) {
+	res, ok := d.interrupted(rj)
+	if !ok {
+		res, _ = d.fail(format, args...)
+	}
+	d.abortAgents(rj.job, res.Reason, abortStatus(res))
+	return res, 0
+}
+
+// request sends one command with the command timeout.
+func request[Req, Resp any](ctx context.Context, d *Director, r schemas.Request[Req, Resp], req Req, token string) (Resp, error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	return bus.Request(ctx, d.bus, r, req, token)
 }
 
 // connect has the initiator dial the data socket and records who dialed whom.
-func (d *Director) connect(ctx context.Context, rj *runningJob, plan dataPlan) (catalog.Result, bool) {
-	cctx, cancel := context.WithTimeout(ctx, d.cfg.ConnectTimeout+5*time.Second)
+func (d *Director) connect(rj *runningJob, plan dataPlan) (catalog.Result, bool) {
+	cctx, cancel := context.WithTimeout(rj.ctx, d.cfg.ConnectTimeout+5*time.Second)
 	defer cancel()
 	dc := schemas.DataConnect{JobID: rj.job.ID, Addr: plan.Addr, Peer: plan.Peer}
 	var got schemas.DataConnected
@@ -105,13 +130,11 @@ func (d *Director) connect(ctx context.Context, rj *runningJob, plan dataPlan) (
 		got, err = bus.Request(cctx, d.bus, schemas.FDConnect, dc, rj.client.Name)
 	}
 	if err != nil {
-		d.abortAgents(rj.job, "data connection failed")
-		res, _ := d.fail("%s", connectErr(rj, plan, err))
+		res, _ := d.stepFailed(rj, "%s", connectErr(rj, plan, err))
 		return res, true
 	}
-	if err := d.cat.SetDataChannel(ctx, rj.job.ID, plan.Initiator, got.From, got.To); err != nil {
-		d.abortAgents(rj.job, "catalog error")
-		res, _ := d.fail("catalog: %v", err)
+	if err := d.cat.SetDataChannel(rj.ctx, rj.job.ID, plan.Initiator, got.From, got.To); err != nil {
+		res, _ := d.stepFailed(rj, "catalog: %v", err)
 		return res, true
 	}
 	rj.job.Initiator, rj.job.DialFrom, rj.job.DialTo = plan.Initiator, got.From, got.To
@@ -125,13 +148,13 @@ func (d *Director) connect(ctx context.Context, rj *runningJob, plan dataPlan) (
 
 // startSender tells the sending side to stream: the fd on backup, the sd on
 // restore.
-func (d *Director) startSender(ctx context.Context, rj *runningJob) error {
+func (d *Director) startSender(rj *runningJob) error {
 	start := schemas.DataStart{JobID: rj.job.ID}
 	if rj.job.Kind == catalog.KindBackup {
-		_, err := bus.Request(ctx, d.bus, schemas.FDStart, start, rj.client.Name)
+		_, err := request(rj.ctx, d, schemas.FDStart, start, rj.client.Name)
 		return wrapAgent("client", rj.client.Name, "start sending", err)
 	}
-	_, err := bus.Request(ctx, d.bus, schemas.SDStart, start, rj.storage.Name)
+	_, err := request(rj.ctx, d, schemas.SDStart, start, rj.storage.Name)
 	return wrapAgent("storage daemon", rj.storage.Name, "start sending", err)
 }
 
@@ -171,17 +194,12 @@ func unwrapRemote(err error) error {
 	return err
 }
 
-func (d *Director) abortSD(rj *runningJob, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, _ = bus.Request(ctx, d.bus, schemas.SDAbort, schemas.AbortJob{JobID: rj.job.ID, Reason: reason}, rj.storage.Name)
-}
-
 // abortAgents tells both agents of j to stop; absent agents are ignored.
-func (d *Director) abortAgents(j catalog.Job, reason string) {
+// status is how the job ends for the sd's session record: failed or canceled.
+func (d *Director) abortAgents(j catalog.Job, reason, status string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	msg := schemas.AbortJob{JobID: j.ID, Reason: reason}
+	msg := schemas.AbortJob{JobID: j.ID, Reason: reason, Status: status}
 	if j.Storage != "" {
 		_, _ = bus.Request(ctx, d.bus, schemas.SDAbort, msg, j.Storage)
 	}

@@ -77,7 +77,7 @@ func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentR
 	for _, p := range j.prep.Include {
 		spec.Include = append(spec.Include, string(p))
 	}
-	t, err := backup.Send(j.ctx, datapath.NewWriter(conn), spec, log, prog)
+	t, err := backup.Send(j.ctx, datapath.NewWriter(datapath.LimitWriter(j.ctx, conn, j.prep.BandwidthBps)), spec, log, prog)
 	rep.Files, rep.Bytes = t.Files, t.Bytes
 	if err != nil {
 		return err

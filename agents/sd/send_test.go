@@ -1,7 +1,11 @@
 package sd
 
 import (
+	"bytes"
+	"context"
 	"testing"
+
+	"github.com/ferrybackup/ferry/agents/sd/volume"
 
 	"github.com/ferrybackup/ferry/datapath"
 )
@@ -37,8 +41,11 @@ func TestSelection(t *testing.T) {
 // TestSelectionCounts: records of unselected files are dropped and not
 // counted; the counts are what is sent.
 func TestSelectionCounts(t *testing.T) {
-	sel := selection{paths: [][]byte{[]byte("keep")}}
-	file := func(path string, data int) (kept int) {
+	var buf bytes.Buffer
+	w := datapath.NewWriter(&buf)
+	rp := newReplayer(context.Background(), w, 1, "c", [][]byte{[]byte("keep")})
+	file := func(path string, data int) (sent int) {
+		before := buf.Len()
 		h := datapath.AppendFileHeader(nil, &datapath.FileHeader{Path: []byte(path), Type: datapath.TypeRegular, Size: int64(data)})
 		for _, r := range []struct {
 			k datapath.Kind
@@ -48,19 +55,23 @@ func TestSelectionCounts(t *testing.T) {
 			{datapath.KindData, make([]byte, data)},
 			{datapath.KindFileTrailer, datapath.AppendFileTrailer(nil, &datapath.FileTrailer{Bytes: int64(data)})},
 		} {
-			if sel.keep(r.k, r.p) {
-				kept++
+			raw := append(datapath.AppendPrefix(nil, r.k, len(r.p)), r.p...)
+			if err := rp.record(r.k, r.p, raw, "", volume.Position{}); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return kept
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Len() - before
 	}
-	if n := file("keep/a", 10); n != 3 {
-		t.Fatalf("selected file: %d records kept, want 3", n)
+	if n := file("keep/a", 10); n == 0 {
+		t.Fatal("selected file not sent")
 	}
 	if n := file("drop/b", 20); n != 0 {
-		t.Fatalf("unselected file: %d records kept, want 0", n)
+		t.Fatalf("unselected file: %d bytes sent", n)
 	}
-	if sel.files != 1 || sel.bytes != 10 {
-		t.Fatalf("counted %d files, %d bytes; want 1, 10", sel.files, sel.bytes)
+	if rp.sel.files != 1 || rp.sel.bytes != 10 {
+		t.Fatalf("counted %d files, %d bytes; want 1, 10", rp.sel.files, rp.sel.bytes)
 	}
 }

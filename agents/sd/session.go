@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferrybackup/ferry/agents/sd/volume"
@@ -29,10 +30,19 @@ type session struct {
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
 
-	once sync.Once
+	once     sync.Once
+	canceled atomic.Bool // aborted as canceled: the session end says so
 }
 
 func (s *session) abort(reason string) { s.cancel(errors.New(reason)) }
+
+// endStatus is how an aborted session is recorded on the volume.
+func (s *session) endStatus() volume.Status {
+	if s.canceled.Load() {
+		return volume.SessionCanceled
+	}
+	return volume.SessionFailed
+}
 
 func (a *Agent) onOpen(ctx context.Context, _ string, req schemas.SessionOpen) (schemas.SessionOpened, error) {
 	if err := schemas.CheckToken(req.Client); err != nil {
@@ -127,7 +137,8 @@ func (a *Agent) onAbort(_ context.Context, _ string, req schemas.AbortJob) (sche
 	if err != nil {
 		return schemas.Ack{Note: "no such session"}, nil
 	}
-	a.log.Warn("session aborted by the director", "job", req.JobID, "reason", req.Reason)
+	a.log.Warn("session aborted by the director", "job", req.JobID, "reason", req.Reason, "status", req.Status)
+	s.canceled.Store(req.Status == "canceled")
 	s.abort("aborted by the director: " + req.Reason)
 	return schemas.Ack{}, nil
 }

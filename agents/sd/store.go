@@ -27,7 +27,7 @@ func (a *Agent) store(s *session, conn net.Conn, rep *schemas.AgentReport) error
 	st := &storeState{a: a, s: s, vs: vs}
 	st.files = bus.NewBatcher(a.bus, entrySize, st.sendChunk)
 	if err := st.receive(datapath.NewReader(conn)); err != nil {
-		if aerr := vs.Abort(meta); aerr != nil {
+		if aerr := vs.AbortAs(s.endStatus(), meta); aerr != nil {
 			a.log.Error("volume session not closed", "volume", s.vol.Name(), "job", s.open.JobID, "err", aerr)
 		}
 		return err

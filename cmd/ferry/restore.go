@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/ferrybackup/ferry/agents/config"
 	"github.com/ferrybackup/ferry/bus"
 	"github.com/ferrybackup/ferry/schemas"
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ type restoreOptions struct {
 	paths   []string
 	replace string
 	wait    bool
+	bw      string
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
@@ -36,6 +38,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.paths, "path", nil, "restore only this stored path and what lies below it (repeatable)")
 	f.StringVar(&o.replace, "replace", "never", "existing files: never, ifnewer or always")
 	f.BoolVar(&o.wait, "wait", false, "wait for the job to end; exit non-zero unless it ended ok")
+	f.StringVar(&o.bw, "bandwidth", "", "cap the data socket, bytes per second (e.g. 10MiB)")
 	_ = cmd.MarkFlagRequired("job")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
@@ -45,12 +48,16 @@ func runRestore(ctx context.Context, g *globalOptions, o *restoreOptions) error 
 	if !filepath.IsAbs(o.to) {
 		return &usageError{msg: fmt.Sprintf("--to %q: give an absolute folder on the client", o.to)}
 	}
+	bw, err := parseBandwidth(o.bw)
+	if err != nil {
+		return err
+	}
 	conn, err := g.console(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	req := schemas.RestoreRequest{BackupJob: o.job, Client: o.client, Target: []byte(o.to), Replace: o.replace}
+	req := schemas.RestoreRequest{BackupJob: o.job, Client: o.client, Target: []byte(o.to), Replace: o.replace, BandwidthBps: bw}
 	for _, p := range o.paths {
 		req.Paths = append(req.Paths, []byte(p))
 	}
@@ -65,4 +72,15 @@ func runRestore(ctx context.Context, g *globalOptions, o *restoreOptions) error 
 		return nil
 	}
 	return waitJob(ctx, conn, reply.JobID)
+}
+
+func parseBandwidth(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := config.ParseSize(s)
+	if err != nil || n < 0 {
+		return 0, &usageError{msg: fmt.Sprintf("--bandwidth %q: give bytes per second such as 10MiB", s)}
+	}
+	return n, nil
 }

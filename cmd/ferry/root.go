@@ -35,7 +35,7 @@ func newRootCommand() *cobra.Command {
 	f.DurationVar(&g.timeout, "timeout", 10*time.Second, "console: how long to wait for the director's reply")
 	root.AddCommand(
 		newDirectorCommand(g), newSDCommand(g), newFDCommand(g), newDevCommand(g),
-		newRunCommand(g), newRestoreCommand(g), newJobsCommand(g), newJobCommand(g),
+		newRunCommand(g), newRestoreCommand(g), newCancelCommand(g), newJobsCommand(g), newJobCommand(g),
 		newStatusCommand(g), newWatchCommand(g), newConfigCommand(g), newVolumeCommand(g),
 	)
 	return root

@@ -1,7 +1,16 @@
 // Package backup is the file daemon's sender: it walks a fileset and writes
 // every entry to a datapath stream as a header, the content of a regular
-// file in data records, and a trailer carrying the content's BLAKE3 sum,
-// then closes the stream with its totals.
+// file in data and hole records, and a trailer carrying the BLAKE3 sum of
+// the data, then closes the stream with its totals.
+//
+// A sparse file goes as the file system lays it out (SEEK_DATA/SEEK_HOLE):
+// hole records for its holes, data records for the rest, in offset order.
+// Extended attributes of every namespace the process may read (ACLs and
+// file capabilities included, the SELinux label excluded) travel in the
+// header (datapath.ExtXattrs). An inode with several names is sent once,
+// under the first name walked, and every later name refers to that entry
+// (datapath.ExtHardlink); the sender remembers only multiply-linked inodes,
+// each until all its names are seen.
 //
 // Memory does not grow with file size: content is read into one reused
 // chunk buffer and hashed with one reused hasher. A file that cannot be

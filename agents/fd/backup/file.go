@@ -8,36 +8,53 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ferrybackup/ferry/agents/fd/fileset"
 	"github.com/ferrybackup/ferry/datapath"
 )
 
 // regular sends a regular file. It opens the file and reads its first chunk
-// before the header, so a file that cannot be read is skipped whole.
-func (s *sender) regular(lh *datapath.FileHeader, open func() (*os.File, error)) error {
+// of data before the header, so a file that cannot be read is skipped
+// whole; sent reports whether it was sent.
+//
+// The content goes region by region as the file system reports them
+// (SEEK_DATA/SEEK_HOLE on the open file): a hole record for every hole,
+// a trailing one included, data records for the data in between, all in
+// offset order. Only what the file system reports as a hole is one: a file
+// of zeros that is allocated stays data. Where holes cannot be asked for,
+// the whole file is data. The trailer's sum is BLAKE3 over the data
+// payloads in order, its Bytes their total; holes are not hashed.
+func (s *sender) regular(e *fileset.Entry, open func() (*os.File, error)) (bool, error) {
+	lh := &e.Header
 	f, err := open()
 	if err != nil {
 		s.warn(lh.Path, fmt.Sprintf("skipped: %v", err))
-		return nil
+		return false, nil
 	}
 	defer f.Close()
 	h := *lh
 	var before unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &before); err != nil {
 		s.warn(h.Path, fmt.Sprintf("skipped: fstat: %v", err))
-		return nil
+		return false, nil
 	}
 	h.Size, h.Mtime = before.Size, before.Mtim.Nano() // as opened, closest to the content
-	n, err := io.ReadFull(f, s.buf[:min(h.Size, datapath.MaxChunk)])
-	if err != nil && !isEOF(err) {
-		s.warn(h.Path, fmt.Sprintf("skipped: read: %v", err))
-		return nil
+	s.layout.reset(int(f.Fd()), h.Size)
+	start, end := s.layout.next(0)
+	n := 0
+	if start < h.Size {
+		n, err = f.ReadAt(s.buf[:min(end-start, datapath.MaxChunk)], start)
+		if err != nil && !isEOF(err) {
+			s.warn(h.Path, fmt.Sprintf("skipped: read: %v", err))
+			return false, nil
+		}
 	}
+	s.setExts(e, &h, s.xattrs(e, f))
 	if err := s.w.Header(&h); err != nil {
-		return fatal(h.Path, err)
+		return false, fatal(h.Path, err)
 	}
-	c, err := s.content(f, h.Path, h.Size, n)
+	c, err := s.content(f, h.Path, h.Size, start, end, n)
 	if err != nil {
-		return fatal(h.Path, err)
+		return false, fatal(h.Path, err)
 	}
 	c.checkChanged(f, &before)
 	if c.problem != "" {
@@ -45,44 +62,124 @@ func (s *sender) regular(lh *datapath.FileHeader, open func() (*os.File, error))
 	}
 	t := datapath.FileTrailer{Algo: datapath.AlgoBLAKE3, Sum: s.hasher.Sum(s.sum[:0]), Flags: c.flags, Bytes: c.sent}
 	if err := s.w.Trailer(&t); err != nil {
-		return fatal(h.Path, err)
+		return false, fatal(h.Path, err)
 	}
 	s.totals.Files++
-	return nil
+	return true, nil
+}
+
+// layout finds the data regions of an open file with SEEK_DATA and
+// SEEK_HOLE, or reports the whole file as data where the file system
+// cannot tell.
+type layout struct {
+	fd    int
+	size  int64 // announced size: regions are cut to it
+	dense bool
+}
+
+func (l *layout) reset(fd int, size int64) { *l = layout{fd: fd, size: size} }
+
+// next returns the first data region at or after off, [start, end), cut
+// to the announced size; start == size when only a hole is left.
+func (l *layout) next(off int64) (start, end int64) {
+	if off >= l.size {
+		return l.size, l.size
+	}
+	if l.dense {
+		return off, l.size
+	}
+	start, err := unix.Seek(l.fd, off, unix.SEEK_DATA)
+	if err == unix.ENXIO { // no data after off (or the file shrank below it)
+		return l.size, l.size
+	}
+	if err != nil { // holes unsupported here: all data
+		l.dense = true
+		return off, l.size
+	}
+	if start >= l.size {
+		return l.size, l.size
+	}
+	end, err = unix.Seek(l.fd, start, unix.SEEK_HOLE)
+	if err != nil || end > l.size {
+		end = l.size
+	}
+	if end <= start { // shrank between the two calls: ask again next time
+		end = min(start+1, l.size)
+	}
+	return start, end
 }
 
 // sent describes the content sent for one file.
 type sent struct {
-	sent    int64
+	sent    int64 // data bytes
 	flags   uint32
 	problem string // warning for the file, "" if none
 }
 
-// content sends size bytes of f, whose first n bytes are already in s.buf,
-// and hashes them. A file that ends early, or fails to read, is padded
-// with zeros to size. Only errors writing the stream, or ctx's, are
-// returned.
-func (s *sender) content(f *os.File, path []byte, size int64, n int) (sent, error) {
+// content sends the content of f up to size and hashes its data: from
+// offset 0, a hole record up to each data region, then the region in data
+// records. [start, end) is the first data region (start == size: none),
+// whose first n bytes are already in s.buf. A file that ends early, or
+// fails to read, is padded with zeros to size. Only errors writing the
+// stream, or ctx's, are returned.
+func (s *sender) content(f *os.File, path []byte, size, start, end int64, n int) (sent, error) {
 	var c sent
 	s.hasher.Reset()
+	off := int64(0)
 	for {
+		if start > off {
+			if start == size {
+				s.shrankTo(f, off, size, &c)
+			}
+			if err := s.hole(off, start-off); err != nil {
+				return c, err
+			}
+			off = start
+		}
+		if off >= size {
+			return c, nil
+		}
 		if err := s.chunk(s.buf[:n], &c, path); err != nil {
 			return c, err
 		}
-		want := min(size-c.sent, datapath.MaxChunk)
-		if want == 0 {
-			return c, nil
-		}
-		var err error
-		n, err = io.ReadFull(f, s.buf[:want])
-		if err != nil {
+		off += int64(n)
+		for off < end {
+			want := min(end-off, datapath.MaxChunk)
+			n, err := f.ReadAt(s.buf[:want], off)
 			if err := s.chunk(s.buf[:n], &c, path); err != nil {
 				return c, err
 			}
-			c.problem = shrunk(err)
-			return c, s.pad(&c, size, path)
+			off += int64(n)
+			if int64(n) < want {
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				c.problem = shrunk(err)
+				return c, s.pad(&c, off, size, path)
+			}
 		}
+		start, end = s.layout.next(off)
+		n = 0
 	}
+}
+
+// shrankTo flags a file that now ends before its announced size, when
+// the rest from off is about to go as a hole: the file shrank while read.
+func (s *sender) shrankTo(f *os.File, off, size int64, c *sent) {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Size >= size {
+		return
+	}
+	c.flags |= datapath.FlagTruncated | datapath.FlagChanged
+	c.problem = shrunk(io.EOF)
+}
+
+// hole sends a hole record.
+func (s *sender) hole(off, n int64) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	return s.w.Hole(off, n)
 }
 
 // chunk hashes and sends one chunk of content.
@@ -97,20 +194,27 @@ func (s *sender) chunk(p []byte, c *sent, path []byte) error {
 	if err := s.w.Data(p); err != nil {
 		return err
 	}
+	first := c.sent == 0
 	c.sent += int64(len(p))
 	s.totals.Bytes += int64(len(p))
-	s.tick(path)
+	if first {
+		s.report(path) // a file's first data is always reported: a blocked socket must not hide where the job stands
+	} else {
+		s.tick(path)
+	}
 	return nil
 }
 
-// pad sends zeros up to size for a file that ended early.
-func (s *sender) pad(c *sent, size int64, path []byte) error {
+// pad sends zeros from off up to size for a file that ended early.
+func (s *sender) pad(c *sent, off, size int64, path []byte) error {
 	c.flags |= datapath.FlagTruncated | datapath.FlagChanged
 	clear(s.buf)
-	for c.sent < size {
-		if err := s.chunk(s.buf[:min(size-c.sent, datapath.MaxChunk)], c, path); err != nil {
+	for off < size {
+		n := min(size-off, datapath.MaxChunk)
+		if err := s.chunk(s.buf[:n], c, path); err != nil {
 			return err
 		}
+		off += n
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -58,6 +59,23 @@ type sender struct {
 	sum      [32]byte
 	totals   Totals
 	last     time.Time // last progress report
+
+	layout layout           // data regions of the file being sent
+	links  map[inode]*group // multiply-linked inodes sent, until all their names are
+	groups uint64           // hardlink group ids handed out
+	exts   []datapath.Ext   // extensions of the header being sent, reused
+	xbuf   []byte           // encoded ExtXattrs, reused
+	lbuf   []byte           // encoded ExtHardlink, reused
+}
+
+// inode identifies a file across its names.
+type inode struct{ dev, ino uint64 }
+
+// group is a hardlink group: the inode's first entry sent in this stream.
+type group struct {
+	id   uint64
+	path []byte // stored path of the first entry
+	left uint64 // names not seen yet (nlink - seen); the entry is dropped at 0
 }
 
 func newSender(ctx context.Context, w *datapath.Writer, warn Warner, progress Progress) *sender {
@@ -69,6 +87,7 @@ func newSender(ctx context.Context, w *datapath.Writer, warn Warner, progress Pr
 		buf:      make([]byte, datapath.MaxChunk),
 		hasher:   blake3.New(),
 		last:     time.Now(),
+		links:    make(map[inode]*group),
 	}
 }
 
@@ -108,22 +127,45 @@ func (s *sender) report(path []byte) {
 	}
 }
 
-// entry sends one walked entry.
+// entry sends one walked entry. An inode with several names (anything but
+// a directory) is sent once, under the first name walked, with an
+// ExtHardlink naming its group; every later name is a header that refers
+// to that first entry, without content.
 func (s *sender) entry(e *fileset.Entry, open func() (*os.File, error)) error {
 	defer s.tick(e.Header.Path)
-	switch e.Header.Type {
-	case datapath.TypeSocket:
-		s.warn(e.Header.Path, "socket skipped")
+	h := &e.Header
+	if h.Type == datapath.TypeSocket {
+		s.warn(h.Path, "socket skipped")
 		return nil
-	case datapath.TypeRegular:
-		return s.regular(&e.Header, open)
-	default:
-		return s.special(&e.Header)
 	}
+	var key inode
+	linked := e.Nlink > 1 && h.Type != datapath.TypeDir
+	if linked {
+		key = inode{e.Dev, e.Ino}
+		if g := s.links[key]; g != nil {
+			return s.link(h, key, g)
+		}
+	}
+	var sent bool
+	var err error
+	if h.Type == datapath.TypeRegular {
+		sent, err = s.regular(e, open)
+	} else {
+		sent, err = s.special(e)
+	}
+	if err != nil || !sent || !linked {
+		return err
+	}
+	s.groups++
+	s.links[key] = &group{id: s.groups, path: bytes.Clone(h.Path), left: e.Nlink - 1}
+	return nil
 }
 
-// special sends an entry without content: header, then an empty trailer.
-func (s *sender) special(h *datapath.FileHeader) error {
+// link sends a later name of hardlink group g: a header referring to the
+// group's first entry, and an empty trailer.
+func (s *sender) link(h *datapath.FileHeader, key inode, g *group) error {
+	s.lbuf = datapath.AppendHardlink(s.lbuf[:0], datapath.Hardlink{Group: g.id, Path: g.path})
+	h.Ext = append(s.exts[:0], datapath.Ext{Tag: datapath.ExtHardlink, Data: s.lbuf})
 	if err := s.w.Header(h); err != nil {
 		return fatal(h.Path, err)
 	}
@@ -131,7 +173,51 @@ func (s *sender) special(h *datapath.FileHeader) error {
 		return fatal(h.Path, err)
 	}
 	s.totals.Files++
+	if g.left--; g.left == 0 { // every name seen: forget the inode
+		delete(s.links, key)
+	}
 	return nil
+}
+
+// setExts sets the header's extensions: its extended attributes, and the
+// start of a hardlink group if the inode has several names. The group id
+// is the one entry hands out once the entry is sent.
+func (s *sender) setExts(e *fileset.Entry, h *datapath.FileHeader, xs []datapath.Xattr) {
+	h.Ext = s.exts[:0]
+	if len(xs) > 0 {
+		s.xbuf = datapath.AppendXattrs(s.xbuf[:0], xs)
+		h.Ext = append(h.Ext, datapath.Ext{Tag: datapath.ExtXattrs, Data: s.xbuf})
+	}
+	if e.Nlink > 1 && h.Type != datapath.TypeDir {
+		s.lbuf = datapath.AppendHardlink(s.lbuf[:0], datapath.Hardlink{Group: s.groups + 1})
+		h.Ext = append(h.Ext, datapath.Ext{Tag: datapath.ExtHardlink, Data: s.lbuf})
+	}
+	s.exts = h.Ext[:0]
+}
+
+// xattrs reads the entry's extended attributes; a failure is a warning
+// and the entry goes without them.
+func (s *sender) xattrs(e *fileset.Entry, f *os.File) []datapath.Xattr {
+	xs, err := e.Xattrs(f)
+	if err != nil {
+		s.warn(e.Header.Path, fmt.Sprintf("extended attributes not saved: %v", err))
+		return nil
+	}
+	return xs
+}
+
+// special sends an entry without content: header, then an empty trailer.
+func (s *sender) special(e *fileset.Entry) (bool, error) {
+	h := &e.Header
+	s.setExts(e, h, s.xattrs(e, nil))
+	if err := s.w.Header(h); err != nil {
+		return false, fatal(h.Path, err)
+	}
+	if err := s.w.Trailer(&datapath.FileTrailer{Algo: datapath.AlgoNone}); err != nil {
+		return false, fatal(h.Path, err)
+	}
+	s.totals.Files++
+	return true, nil
 }
 
 // fatal wraps a stream error with the path in flight.

@@ -20,6 +20,8 @@ type Entry struct {
 	// Dev, Ino and Nlink identify the inode (hard link detection).
 	Dev, Ino uint64
 	Nlink    uint64
+
+	w *Walker // for Xattrs; nil in an Entry built by hand
 }
 
 // Walker walks the include roots of a Spec. It keeps its buffers between
@@ -42,6 +44,7 @@ type Walker struct {
 	dirent  []byte
 	cur     current
 	openFn  func() (*os.File, error)
+	xa      xattrBufs
 }
 
 // current is the entry being visited, for its open function.
@@ -49,6 +52,7 @@ type current struct {
 	dir  int // parent directory fd, -1 for an ancestor of a root
 	name string
 	st   *unix.Stat_t
+	anc  []string // for an ancestor of a root: its components below "/"
 }
 
 const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
@@ -76,6 +80,7 @@ func NewWalker(spec Spec, warn func(path []byte, err error)) (*Walker, error) {
 		dirent:  make([]byte, 32<<10),
 	}
 	w.openFn = w.openCurrent
+	w.entry.w = w
 	return w, nil
 }
 
@@ -221,7 +226,7 @@ func (w *Walker) emitAncestors(parts []string, stats []unix.Stat_t) error {
 		}
 		w.anc[string(w.path)] = struct{}{}
 		w.fill(&stats[i], nil)
-		w.cur = current{dir: -1}
+		w.cur = current{dir: -1, st: &stats[i], anc: parts[:i+1]}
 		if err := w.fn(&w.entry, w.openFn); err != nil {
 			return err
 		}

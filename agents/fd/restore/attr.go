@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,8 +12,10 @@ import (
 	"github.com/ferrybackup/ferry/datapath"
 )
 
-// fdAttrs applies owner, mode and times to an open file or directory.
-func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader) error {
+// fdAttrs applies owner, mode, extended attributes and times, in that
+// order, to an open file or directory: chown clears file capabilities and
+// chmod rewrites the ACL mask, so both go before the attributes.
+func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader, xs []datapath.Xattr) error {
 	var errs []error
 	mode := h.Mode & 0o7777
 	if rv.chown {
@@ -24,6 +27,7 @@ func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader) error {
 	if err := unix.Fchmod(fd, mode); err != nil {
 		errs = append(errs, fmt.Errorf("chmod: %w", err))
 	}
+	errs = append(errs, rv.setXattrs(xattrTarget{fd: fd}, xs)...)
 	ts := times(h)
 	if err := futimens(fd, &ts); err != nil {
 		errs = append(errs, fmt.Errorf("set times: %w", err))
@@ -31,9 +35,9 @@ func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader) error {
 	return errors.Join(errs...)
 }
 
-// nameAttrs applies owner, mode (if chmod) and times to name in dir without
-// following a symlink.
-func (rv *receiver) nameAttrs(dir int, name string, h *datapath.FileHeader, chmod bool) error {
+// nameAttrs applies owner, mode (if chmod), extended attributes and times
+// to name in dir without following a symlink.
+func (rv *receiver) nameAttrs(dir int, name string, h *datapath.FileHeader, xs []datapath.Xattr, chmod bool) error {
 	var errs []error
 	mode := h.Mode & 0o7777
 	if rv.chown {
@@ -47,11 +51,136 @@ func (rv *receiver) nameAttrs(dir int, name string, h *datapath.FileHeader, chmo
 			errs = append(errs, fmt.Errorf("chmod: %w", err))
 		}
 	}
+	errs = append(errs, rv.nameXattrs(dir, name, xs)...)
 	ts := times(h)
 	if err := unix.UtimesNanoAt(dir, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		errs = append(errs, fmt.Errorf("set times: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// nameXattrs sets the extended attributes of name in dir (a symlink, fifo
+// or device, not opened for I/O) through an O_PATH descriptor.
+func (rv *receiver) nameXattrs(dir int, name string, xs []datapath.Xattr) []error {
+	fd, err := unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return []error{fmt.Errorf("extended attributes: open: %w", err)}
+	}
+	defer unix.Close(fd)
+	// The /proc/self/fd link leads to the O_PATH descriptor's inode and no
+	// further, so the following calls reach the symlink itself (the
+	// l*xattr calls would reach the /proc link's own attributes).
+	return rv.setXattrs(xattrTarget{proc: "/proc/self/fd/" + strconv.Itoa(fd)}, xs)
+}
+
+// xattrTarget is where extended attributes are written: an open
+// descriptor, or the /proc/self/fd path of an O_PATH one.
+type xattrTarget struct {
+	fd   int
+	proc string
+}
+
+func (t xattrTarget) set(name string, value []byte) error {
+	if t.proc != "" {
+		return unix.Setxattr(t.proc, name, value, 0)
+	}
+	return unix.Fsetxattr(t.fd, name, value, 0)
+}
+
+func (t xattrTarget) list(dst []byte) (int, error) {
+	if t.proc != "" {
+		return unix.Listxattr(t.proc, dst)
+	}
+	return unix.Flistxattr(t.fd, dst)
+}
+
+func (t xattrTarget) remove(name string) error {
+	if t.proc != "" {
+		return unix.Removexattr(t.proc, name)
+	}
+	return unix.Fremovexattr(t.fd, name)
+}
+
+// setXattrs sets the stored attributes xs on t and removes those t holds
+// that were not stored (inherited default ACLs, attributes of a replaced
+// directory), the SELinux label excepted. Every refusal (a file system
+// without extended attributes, user.* on a symlink, ...) is returned, to
+// be warned about.
+func (rv *receiver) setXattrs(t xattrTarget, xs []datapath.Xattr) []error {
+	var errs []error
+	for _, x := range xs {
+		if err := t.set(string(x.Name), x.Value); err != nil {
+			errs = append(errs, fmt.Errorf("extended attribute %q: %w", x.Name, err))
+		}
+	}
+	names, err := rv.listXattrs(t)
+	if err == unix.ENOTSUP { // none here: nothing to remove
+		return errs
+	}
+	if err != nil {
+		return append(errs, fmt.Errorf("list extended attributes: %w", err))
+	}
+	for name := range bytes.SplitSeq(names, []byte{0}) {
+		if len(name) == 0 || string(name) == "security.selinux" || stored(xs, name) {
+			continue
+		}
+		if err := t.remove(string(name)); err != nil && err != unix.ENODATA {
+			errs = append(errs, fmt.Errorf("remove extended attribute %q: %w", name, err))
+		}
+	}
+	return errs
+}
+
+// listXattrs returns the NUL-separated attribute names t holds, in the
+// receiver's reused buffer.
+func (rv *receiver) listXattrs(t xattrTarget) ([]byte, error) {
+	if rv.xnames == nil {
+		rv.xnames = make([]byte, 1024)
+	}
+	for range 8 {
+		n, err := t.list(rv.xnames[:cap(rv.xnames)])
+		if err != unix.ERANGE {
+			if err != nil {
+				return nil, err
+			}
+			return rv.xnames[:n], nil
+		}
+		if n, err = t.list(nil); err != nil {
+			return nil, err
+		}
+		rv.xnames = make([]byte, n+256)
+	}
+	return nil, unix.ERANGE
+}
+
+func stored(xs []datapath.Xattr, name []byte) bool {
+	for _, x := range xs {
+		if bytes.Equal(x.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// cloneXattrs copies xs (which alias a record payload) into one new buffer.
+func cloneXattrs(xs []datapath.Xattr) []datapath.Xattr {
+	if len(xs) == 0 {
+		return nil
+	}
+	n := 0
+	for _, x := range xs {
+		n += len(x.Name) + len(x.Value)
+	}
+	buf := make([]byte, 0, n)
+	out := make([]datapath.Xattr, len(xs))
+	for i, x := range xs {
+		s := len(buf)
+		buf = append(buf, x.Name...)
+		m := len(buf)
+		buf = append(buf, x.Value...)
+		out[i] = datapath.Xattr{Name: buf[s:m:m], Value: buf[m:len(buf):len(buf)]}
+	}
+	return out
 }
 
 func times(h *datapath.FileHeader) [2]unix.Timespec {

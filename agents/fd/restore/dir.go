@@ -9,9 +9,10 @@ import (
 // pendingDir is a directory whose attributes are applied when the stream
 // leaves it.
 type pendingDir struct {
-	path string
-	hdr  datapath.FileHeader
-	fd   int
+	path   string
+	hdr    datapath.FileHeader
+	xattrs []datapath.Xattr
+	fd     int
 }
 
 // directory creates (or reuses) the current directory entry with mode 0700
@@ -76,7 +77,7 @@ func (rv *receiver) queueDir() {
 		rv.warnErr(c.hdr.Path, "attributes not restored: open", err)
 		return
 	}
-	rv.dirs = append(rv.dirs, pendingDir{path: string(c.hdr.Path), hdr: c.hdr, fd: fd})
+	rv.dirs = append(rv.dirs, pendingDir{path: string(c.hdr.Path), hdr: c.hdr, xattrs: c.xattrs, fd: fd})
 }
 
 // leave applies the attributes of the queued directories that p is not
@@ -91,7 +92,7 @@ func (rv *receiver) leave(p []byte) {
 			return
 		}
 		rv.dirs = rv.dirs[:n-1]
-		if err := rv.fdAttrs(d.fd, &d.hdr); err != nil {
+		if err := rv.fdAttrs(d.fd, &d.hdr, d.xattrs); err != nil {
 			rv.warnErr(d.hdr.Path, "attributes", err)
 		}
 		unix.Close(d.fd)

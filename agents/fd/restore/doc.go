@@ -8,9 +8,16 @@
 // restored earlier, stops the stream. Entries are created under a
 // temporary name and renamed into place, following the replace policy.
 //
-// Regular files are verified against the BLAKE3 sum of their trailer.
-// Attributes are applied owner first (chown clears setuid), then mode, then
-// times; a directory's attributes are applied when the stream leaves it, so
-// filling it does not disturb them. The restore is synced (syncfs) before
-// Receive returns.
+// Regular files are verified against the BLAKE3 sum of their trailer; holes
+// are left unwritten, so a sparse file stays sparse. Attributes are applied
+// owner first (chown clears setuid and file capabilities), then mode, then
+// extended attributes (ACLs after chmod, which would rewrite their mask),
+// then times; a directory's attributes are applied when the stream leaves
+// it, so filling it does not disturb them. An extended attribute the target
+// refuses is a warning.
+//
+// A later name of a hardlink group is linked to the entry this restore
+// created for the group's first name, earlier in the same stream; a link to
+// anything else is refused. The restore is synced (syncfs) before Receive
+// returns.
 package restore

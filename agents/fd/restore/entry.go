@@ -20,7 +20,14 @@ type entry struct {
 	tmp    string
 	target existing
 	pos    int64 // next write offset
+	end    int64 // end of the data written
 	wrote  int64 // data bytes written
+
+	xattrs []datapath.Xattr // stored extended attributes (cloned)
+	first  *linkGroup       // the hardlink group this entry starts, if any
+	linkTo *linkGroup       // the group this entry is a later name of, if any
+	// linkHere: the entry is a later name to link at its trailer.
+	linkHere bool
 }
 
 // header starts an entry.
@@ -35,6 +42,10 @@ func (rv *receiver) header(p []byte) error {
 	if err := checkPath(h.Path); err != nil {
 		return err
 	}
+	ext, err := datapath.DecodeExts(h.Ext)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %w", ErrStream, h.Path, err)
+	}
 	if err := rv.cancelled(); err != nil {
 		return err
 	}
@@ -42,7 +53,12 @@ func (rv *receiver) header(p []byte) error {
 	h.Path = bytes.Clone(h.Path) // the payload is reused by the next record
 	h.LinkTarget = bytes.Clone(h.LinkTarget)
 	h.Ext = nil
-	rv.cur = entry{active: true, hdr: h, fd: -1}
+	rv.cur = entry{active: true, hdr: h, fd: -1, xattrs: cloneXattrs(ext.Xattrs)}
+	if ext.Hardlink != nil {
+		if err := rv.joinGroup(ext.Hardlink); err != nil {
+			return err
+		}
+	}
 	rv.leave(h.Path)
 	rv.tick(h.Path)
 	if rv.skipBelow != "" && below(h.Path, rv.skipBelow) {
@@ -74,6 +90,10 @@ func (rv *receiver) create() error {
 		return nil
 	}
 	rv.cur.dir, rv.cur.name = dir, name
+	if rv.cur.linkTo != nil {
+		rv.cur.linkHere = true // at the trailer, once no content came
+		return nil
+	}
 	switch h.Type {
 	case datapath.TypeDir:
 		rv.directory()
@@ -107,6 +127,11 @@ func (rv *receiver) trailer(p []byte) error {
 	if rv.cur.fd >= 0 {
 		if err := rv.finishFile(&t); err != nil {
 			return err // close discards the file
+		}
+	}
+	if rv.cur.linkHere {
+		if err := rv.hardlink(); err != nil {
+			return err
 		}
 	}
 	rv.cur = entry{fd: -1}

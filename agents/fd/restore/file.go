@@ -38,6 +38,9 @@ func (rv *receiver) data(p []byte) error {
 	if !c.active || c.hdr.Type != datapath.TypeRegular {
 		return fmt.Errorf("%w: data record outside a regular file", ErrStream)
 	}
+	if c.linkTo != nil {
+		return fmt.Errorf("%w: data record for %q, a later name of a hardlink group", ErrStream, c.hdr.Path)
+	}
 	rv.seen.Bytes += int64(len(p))
 	if c.fd < 0 {
 		return nil
@@ -53,6 +56,7 @@ func (rv *receiver) data(p []byte) error {
 		return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
 	}
 	c.pos += int64(len(p))
+	c.end = c.pos
 	c.wrote += int64(len(p))
 	rv.totals.Bytes += int64(len(p))
 	rv.tick(c.hdr.Path)
@@ -69,11 +73,16 @@ func (rv *receiver) hole(p []byte) error {
 	if !c.active || c.hdr.Type != datapath.TypeRegular {
 		return fmt.Errorf("%w: hole record outside a regular file", ErrStream)
 	}
+	if c.linkTo != nil {
+		return fmt.Errorf("%w: hole record for %q, a later name of a hardlink group", ErrStream, c.hdr.Path)
+	}
 	if c.fd < 0 {
 		return nil
 	}
-	if off < c.pos || n < 0 || off > c.hdr.Size || n > c.hdr.Size-off {
-		return fmt.Errorf("%w: %q: hole [%d,+%d) out of order or beyond size %d", ErrStream, c.hdr.Path, off, n, c.hdr.Size)
+	// Holes are not hashed: their place is checked instead. Data and holes
+	// follow each other without gap or overlap, within the size.
+	if off != c.pos || n < 0 || off > c.hdr.Size || n > c.hdr.Size-off {
+		return fmt.Errorf("%w: %q: hole [%d,+%d) not at offset %d or beyond size %d", ErrStream, c.hdr.Path, off, n, c.pos, c.hdr.Size)
 	}
 	c.pos = off + n
 	return nil
@@ -102,12 +111,12 @@ func (rv *receiver) finishFile(t *datapath.FileTrailer) error {
 	if err := rv.verify(t); err != nil {
 		return err
 	}
-	if c.pos < c.hdr.Size { // trailing hole
+	if c.end < c.hdr.Size { // a trailing hole, announced or not
 		if err := unix.Ftruncate(c.fd, c.hdr.Size); err != nil {
 			return fmt.Errorf("restore: truncate %q: %w", c.hdr.Path, err)
 		}
 	}
-	if err := rv.fdAttrs(c.fd, &c.hdr); err != nil {
+	if err := rv.fdAttrs(c.fd, &c.hdr, c.xattrs); err != nil {
 		rv.warnErr(c.hdr.Path, "attributes", err)
 	}
 	fd := c.fd

@@ -23,7 +23,7 @@ func (rv *receiver) symlink() {
 		rv.warnErr(c.hdr.Path, "skipped: symlink", err)
 		return
 	}
-	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, false); err != nil {
+	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, c.xattrs, false); err != nil {
 		rv.warnErr(c.hdr.Path, "attributes", err)
 	}
 	rv.place(tmp)
@@ -47,7 +47,7 @@ func (rv *receiver) node() {
 		rv.warnErr(c.hdr.Path, fmt.Sprintf("skipped: create %s", c.hdr.Type), err)
 		return
 	}
-	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, true); err != nil {
+	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, c.xattrs, true); err != nil {
 		rv.warnErr(c.hdr.Path, "attributes", err)
 	}
 	rv.place(tmp)
@@ -84,7 +84,15 @@ func (rv *receiver) place(tmp string) {
 		}
 		return
 	}
+	if c.linkTo != nil {
+		// Renaming a link over another name of the same inode does
+		// nothing and leaves the temporary name: remove it.
+		unix.Unlinkat(c.dir, tmp, 0)
+	}
 	rv.totals.Files++
+	if c.first != nil {
+		rv.restored(c.first)
+	}
 }
 
 func (rv *receiver) rename(tmp string) error {

@@ -112,6 +112,9 @@ type receiver struct {
 	tmpSeq    uint64
 	tmpPrefix string // of temporary names, with the pid
 
+	groups map[string]*linkGroup // first entries of hardlink groups in this stream, by stored path
+	xnames []byte                // extended attribute names, reused
+
 	totals Totals
 	seen   datapath.StreamEnd // entries and data bytes received
 	last   time.Time
@@ -128,6 +131,7 @@ func newReceiver(ctx context.Context, r *datapath.Reader, root int, opt Options,
 		root:      root,
 		cache:     dirCache{fd: -1},
 		made:      make(map[string]struct{}),
+		groups:    make(map[string]*linkGroup),
 		cur:       entry{fd: -1},
 		hasher:    blake3.New(),
 		tmpPrefix: ".ferry-restore." + strconv.Itoa(os.Getpid()) + ".",

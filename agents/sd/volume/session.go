@@ -165,7 +165,14 @@ func (s *Session) finish(st Status, t Totals, meta []byte) (int64, error) {
 // end block (Records and DataBlocks as counted by the session) and fsyncs.
 // Meta too large for an end block is dropped. Aborting an ended session does
 // nothing and returns nil, so Abort can be deferred after End.
-func (s *Session) Abort(meta []byte) error {
+func (s *Session) Abort(meta []byte) error { return s.AbortAs(SessionFailed, meta) }
+
+// AbortAs is Abort with the status to record: SessionFailed or
+// SessionCanceled (an operator's cancel).
+func (s *Session) AbortAs(st Status, meta []byte) error {
+	if st != SessionCanceled {
+		st = SessionFailed
+	}
 	v := s.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -175,6 +182,6 @@ func (s *Session) Abort(meta []byte) error {
 	if len(meta) > MaxPayload-endFixedSize {
 		meta = nil
 	}
-	_, err := s.finish(SessionFailed, Totals{Records: s.records}, meta)
+	_, err := s.finish(st, Totals{Records: s.records}, meta)
 	return err
 }
