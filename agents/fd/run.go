@@ -160,6 +160,13 @@ func (l *jobLog) Warn(path []byte, msg string) {
 	l.add(schemas.LogLine{Time: time.Now().UnixNano(), Level: "warning", Msg: msg, Path: append([]byte(nil), path...)})
 }
 
+// Note records a line about a path that is not a problem.
+func (l *jobLog) Note(path []byte, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.add(schemas.LogLine{Time: time.Now().UnixNano(), Level: "info", Msg: msg, Path: append([]byte(nil), path...)})
+}
+
 // Info records a line that is not a problem.
 func (l *jobLog) Info(msg string) {
 	l.mu.Lock()

@@ -25,6 +25,16 @@ type Warner interface {
 	Warn(path []byte, msg string)
 }
 
+// Noter is optionally implemented by a Warner to receive notes that are
+// not problems (a socket recorded without content).
+type Noter interface {
+	Note(path []byte, msg string)
+}
+
+// SocketNote is the job log line for a socket: it is recorded (name,
+// owner, mode, times) but has no content and is not re-created.
+const SocketNote = "socket recorded, not restored (its server re-creates it)"
+
 // Progress receives running totals and the path in flight, at most about
 // every 250 ms, and once at the end.
 type Progress func(files, bytes int64, path []byte)
@@ -100,6 +110,13 @@ func (s *sender) warn(rel []byte, msg string) {
 	}
 }
 
+// note passes a note that is not a problem to the Warner, if it takes notes.
+func (s *sender) note(rel []byte, msg string) {
+	if n, ok := s.warner.(Noter); ok {
+		n.Note(append([]byte{'/'}, rel...), msg)
+	}
+}
+
 // walkWarning counts a warning from the walker, which gives absolute paths.
 func (s *sender) walkWarning(abs []byte, err error) {
 	s.totals.Warnings++
@@ -135,8 +152,7 @@ func (s *sender) entry(e *fileset.Entry, open func() (*os.File, error)) error {
 	defer s.tick(e.Header.Path)
 	h := &e.Header
 	if h.Type == datapath.TypeSocket {
-		s.warn(h.Path, "socket skipped")
-		return nil
+		s.note(h.Path, SocketNote)
 	}
 	var key inode
 	linked := e.Nlink > 1 && h.Type != datapath.TypeDir

@@ -74,8 +74,7 @@ func (rv *receiver) create() error {
 	case datapath.TypeDir, datapath.TypeRegular, datapath.TypeSymlink,
 		datapath.TypeFifo, datapath.TypeCharDev, datapath.TypeBlockDev:
 	case datapath.TypeSocket:
-		rv.warn(h.Path, "socket not restored")
-		return nil
+		return nil // recorded at backup with a note; its server re-creates it
 	default:
 		rv.warn(h.Path, fmt.Sprintf("unsupported type %s skipped", h.Type))
 		return nil

@@ -131,11 +131,6 @@ func TestRestoreWarnings(t *testing.T) {
 		stream func(w *datapath.Writer)
 		want   string
 	}{
-		{"socket", func(w *datapath.Writer) {
-			w.Header(&datapath.FileHeader{Path: []byte("s"), Type: datapath.TypeSocket})
-			w.Trailer(&datapath.FileTrailer{})
-			w.End(&datapath.StreamEnd{Files: 1})
-		}, "s: socket not restored"},
 		{"symlink with a NUL target", func(w *datapath.Writer) {
 			symlinkRecs(w, "l", "a\x00b")
 			w.End(&datapath.StreamEnd{Files: 1})
@@ -230,5 +225,24 @@ func TestRestoreTotalsDiffer(t *testing.T) {
 	}
 	if tot.Received != 1 || tot.ReceivedBytes != 3 {
 		t.Fatalf("received %d entries, %d bytes; want 1, 3", tot.Received, tot.ReceivedBytes)
+	}
+}
+
+// TestRestoreSocketSkipped: a recorded socket is not re-created and is no
+// problem.
+func TestRestoreSocketSkipped(t *testing.T) {
+	s := streamOf(t, func(w *datapath.Writer) {
+		w.Header(&datapath.FileHeader{Path: []byte("s"), Type: datapath.TypeSocket})
+		w.Trailer(&datapath.FileTrailer{})
+		w.End(&datapath.StreamEnd{Files: 1})
+	})
+	target := t.TempDir()
+	tot, _, warn, err := receive(t, s, target, restore.Options{})
+	must(t, err)
+	if len(warn) != 0 || tot.Warnings != 0 || tot.Received != 1 {
+		t.Fatalf("warnings %q, totals %+v", warn, tot)
+	}
+	if _, err := os.Lstat(target + "/s"); !os.IsNotExist(err) {
+		t.Fatalf("socket re-created (lstat: %v)", err)
 	}
 }
