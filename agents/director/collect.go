@@ -67,14 +67,18 @@ func checkEvery(noProgress time.Duration) time.Duration {
 }
 
 // abortAndWait aborts the job on both agents and waits (bounded) for the
-// reports still outstanding, so "ended" means the agents stopped.
+// reports still outstanding from agents that are alive, so "ended" means
+// the agents stopped.
 func (d *Director) abortAndWait(rj *runningJob, res catalog.Result, take func(schemas.AgentReport), sd, fd **schemas.AgentReport) (catalog.Result, int) {
 	d.abortAgents(rj.job, res.Reason, abortStatus(res))
 	deadline := time.After(afterAbortWait)
-	for *sd == nil || *fd == nil {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for (*sd == nil && !d.agentGone(rj, "sd")) || (*fd == nil && !d.agentGone(rj, "fd")) {
 		select {
 		case r := <-rj.reports:
 			take(r)
+		case <-tick.C:
 		case <-deadline:
 			d.note(rj.job.ID, catalog.LevelWarning, "%s did not confirm the abort within %s", d.silence(rj, *sd, *fd), afterAbortWait)
 			return res, 0
@@ -83,21 +87,25 @@ func (d *Director) abortAndWait(rj *runningJob, res catalog.Result, take func(sc
 	return res, 0
 }
 
-// silentGone: the agent whose report is outstanding has stopped
-// heartbeating (it died or lost the bus), so waiting longer is pointless.
+// silentGone: an agent whose report is outstanding is gone, so waiting
+// longer for it is pointless.
 func (d *Director) silentGone(rj *runningJob, sd, fd *schemas.AgentReport) bool {
-	now := d.now()
-	if sd == nil {
-		if s, ok := d.presence.lookup("sd", rj.storage.Name, now); !ok && !s.at.IsZero() {
-			return true
-		}
+	return sd == nil && d.agentGone(rj, "sd") || fd == nil && d.agentGone(rj, "fd")
+}
+
+// agentGone: the job's agent in role stopped heartbeating (it died or lost
+// the bus), or it heartbeats as a process started after the job began (it
+// restarted and lost the job). An agent never heard from is not judged.
+func (d *Director) agentGone(rj *runningJob, role string) bool {
+	name := rj.client.Name
+	if role == "sd" {
+		name = rj.storage.Name
 	}
-	if fd == nil {
-		if s, ok := d.presence.lookup("fd", rj.client.Name, now); !ok && !s.at.IsZero() {
-			return true
-		}
+	s, online := d.presence.lookup(role, name, d.now())
+	if s.at.IsZero() {
+		return false
 	}
-	return false
+	return !online || s.hb.Started > rj.started.UnixNano()
 }
 
 // silence names the agents whose reports are outstanding.

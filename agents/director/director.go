@@ -109,10 +109,54 @@ func (d *Director) failLeftovers(ctx context.Context) error {
 		if err := d.cat.EndJob(ctx, j.ID, r); err != nil {
 			return fmt.Errorf("catalog: end job %d: %w", j.ID, err)
 		}
-		d.abortAgents(j, r.Reason, "failed")
+		d.wg.Add(1)
+		go d.abortWhenSeen(j, r.Reason)
 		j.Status, j.Reason = r.Status, r.Reason
 		d.publish(j, schemas.EventFailed, func(ev *schemas.JobEvent) { ev.Status, ev.Reason = string(r.Status), r.Reason })
 		d.log.Warn("job left running by a previous director failed", "job", j.ID)
 	}
 	return nil
+}
+
+// abortWhenSeen tells the agents of a job left by a previous director
+// process to abort it, once each is back on the bus (they reconnect on
+// their own after a restart of the embedded server), for up to a minute.
+func (d *Director) abortWhenSeen(j catalog.Job, reason string) {
+	defer d.wg.Done()
+	pending := map[string]string{"sd": j.Storage, "fd": j.Client}
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(time.Minute)
+	for len(pending) > 0 {
+		for role, name := range pending {
+			if _, online := d.presence.lookup(role, name, d.now()); online && d.abortOne(j.ID, role, name, reason) {
+				delete(pending, role)
+			}
+		}
+		select {
+		case <-t.C:
+		case <-deadline:
+			d.log.Warn("could not tell agents to abort a job left running", "job", j.ID, "agents", fmt.Sprint(pending))
+			return
+		case <-d.ctx.Done():
+			return
+		}
+	}
+}
+
+// abortOne sends one abort; true when the agent answered.
+func (d *Director) abortOne(job int64, role, name, reason string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msg := schemas.AbortJob{JobID: job, Reason: reason, Status: "failed"}
+	var err error
+	if role == "sd" {
+		_, err = bus.Request(ctx, d.bus, schemas.SDAbort, msg, name)
+	} else {
+		_, err = bus.Request(ctx, d.bus, schemas.FDAbort, msg, name)
+	}
+	if err == nil {
+		d.log.Info("agent told to abort a job left running", "job", job, "role", role, "agent", name)
+	}
+	return err == nil
 }

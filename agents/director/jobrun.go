@@ -27,9 +27,10 @@ type runningJob struct {
 	prepare schemas.PrepareJob
 	reports chan schemas.AgentReport
 
-	limits limits
-	ctx    context.Context // ends on cancel, max run time, director stop
-	cancel context.CancelCauseFunc
+	limits  limits
+	started time.Time       // when the agents were told to prepare
+	ctx     context.Context // ends on cancel, max run time, director stop
+	cancel  context.CancelCauseFunc
 
 	mu       sync.Mutex
 	got      map[string]bool // role → report received
@@ -83,7 +84,8 @@ func (d *Director) execute(rj *runningJob) (catalog.Result, int) {
 	if _, err := request(rj.ctx, d, schemas.FDPrepare, rj.prepare, rj.client.Name); err != nil {
 		return d.stepFailed(rj, "%s", agentErr("client", rj.client.Name, "prepare the job", err))
 	}
-	if err := d.cat.MarkRunning(rj.ctx, rj.job.ID, d.now()); err != nil {
+	rj.started = d.now()
+	if err := d.cat.MarkRunning(rj.ctx, rj.job.ID, rj.started); err != nil {
 		return d.stepFailed(rj, "catalog: %v", err)
 	}
 	d.publish(rj.job, schemas.EventStarted, nil)

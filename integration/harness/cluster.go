@@ -26,6 +26,7 @@ type Client struct {
 	Passive bool
 	Include []string // what its backup job saves
 	Wrap    []string // command prefix for the fd, e.g. setpriv dropping capabilities
+	JobHCL  string   // extra attributes of its backup job, e.g. `max_run_time = "3s"`
 }
 
 // Options shape a cluster.
@@ -33,6 +34,7 @@ type Options struct {
 	ExternalNATS bool // run the nats-server binary instead of the director's embedded server
 	Clients      []Client
 	NoStart      []string // agent names to configure but not start (offline agents)
+	VolumeDir    string   // the sd's volume folder (default: a folder in the cluster's dir)
 }
 
 // FD is a running (or configured) file daemon.
@@ -56,14 +58,20 @@ type Cluster struct {
 	SDRelay  *Relay // the Storage resource's data address points here
 	FDs      map[string]*FD
 	bus      *bus.Conn
+	opt      Options
+	natsPort int
 }
 
 // NewCluster writes configurations and starts every process, returning
 // once the director sees every started agent online.
 func NewCluster(t testing.TB, bin Binaries, opt Options) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, Bin: bin, Dir: t.TempDir(), FDs: map[string]*FD{}}
+	c := &Cluster{t: t, Bin: bin, Dir: t.TempDir(), FDs: map[string]*FD{}, opt: opt}
+	if c.opt.VolumeDir == "" {
+		c.opt.VolumeDir = filepath.Join(c.Dir, "volumes")
+	}
 	ports := FreePorts(t, 2+len(opt.Clients))
+	c.natsPort = ports[0]
 	c.NATSURL = "nats://127.0.0.1:" + strconv.Itoa(ports[0])
 	c.SDListen = "127.0.0.1:" + strconv.Itoa(ports[1])
 	c.SDRelay = NewRelay(t, c.SDListen)
@@ -76,11 +84,10 @@ func NewCluster(t testing.TB, bin Binaries, opt Options) *Cluster {
 		c.FDs[cl.Name] = f
 	}
 	if opt.ExternalNATS {
-		c.NATS = Start(t, c.Dir, "nats-server", bin.NATSServer, "-a", "127.0.0.1", "-p", strconv.Itoa(ports[0]), "-js", "-sd", filepath.Join(c.Dir, "nats"))
-		WaitTCP(t, "127.0.0.1:"+strconv.Itoa(ports[0]))
+		c.StartNATS()
 	}
-	c.Director = Start(t, c.Dir, "director", bin.Ferry, "director", "--config", c.write("director.hcl", c.directorHCL(opt)))
-	WaitTCP(t, "127.0.0.1:"+strconv.Itoa(ports[0]))
+	c.write("director.hcl", c.directorHCL(opt))
+	c.StartDirector()
 	skip := map[string]bool{}
 	for _, n := range opt.NoStart {
 		skip[n] = true
@@ -136,7 +143,7 @@ func (c *Cluster) directorHCL(opt Options) string {
 		}
 		fmt.Fprintf(&b, "client %q {\n  address = \"127.0.0.1\"\n  data_port = %d\n  passive = %t\n}\n", cl.Name, port, cl.Passive)
 		fmt.Fprintf(&b, "fileset %q {\n  include = [%s]\n}\n", "fs-"+cl.Name, quoteList(cl.Include))
-		fmt.Fprintf(&b, "job %q {\n  client = %q\n  fileset = %q\n  storage = \"site1\"\n}\n", "backup-"+cl.Name, cl.Name, "fs-"+cl.Name)
+		fmt.Fprintf(&b, "job %q {\n  client = %q\n  fileset = %q\n  storage = \"site1\"\n  %s\n}\n", "backup-"+cl.Name, cl.Name, "fs-"+cl.Name, cl.JobHCL)
 	}
 	return b.String()
 }
@@ -149,10 +156,24 @@ func quoteList(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
+// StartNATS starts (or restarts) the external nats-server with JetStream,
+// on the same port and store.
+func (c *Cluster) StartNATS() {
+	c.NATS = Start(c.t, c.Dir, "nats-server", c.Bin.NATSServer, "-a", "127.0.0.1", "-p", strconv.Itoa(c.natsPort), "-js", "-sd", filepath.Join(c.Dir, "nats"))
+	WaitTCP(c.t, "127.0.0.1:"+strconv.Itoa(c.natsPort))
+}
+
+// StartDirector starts (or restarts) the director with the same
+// configuration, catalog and (embedded) bus port.
+func (c *Cluster) StartDirector() {
+	c.Director = Start(c.t, c.Dir, "director", c.Bin.Ferry, "director", "--config", filepath.Join(c.Dir, "director.hcl"))
+	WaitTCP(c.t, "127.0.0.1:"+strconv.Itoa(c.natsPort))
+}
+
 // StartSD starts (or restarts) the storage daemon.
 func (c *Cluster) StartSD() {
 	cfg := fmt.Sprintf("storage_daemon \"site1\" {\n  nats_url = %q\n  data_listen = %q\n  volume_dir = %q\n}\n",
-		c.NATSURL, c.SDListen, filepath.Join(c.Dir, "volumes"))
+		c.NATSURL, c.SDListen, c.opt.VolumeDir)
 	c.SD = Start(c.t, c.Dir, "sd-site1", c.Bin.Ferry, "sd", "--config", c.write("sd.hcl", cfg))
 }
 

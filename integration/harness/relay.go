@@ -18,6 +18,7 @@ type Relay struct {
 
 	mu    sync.Mutex
 	conns []string // remote addresses of accepted connections
+	heads [][]byte // first bytes each dialer sent (up to 128): its handshake
 	gate  chan struct{}
 	free  [2]int64 // dialer→upstream, upstream→dialer
 }
@@ -76,6 +77,19 @@ func (r *Relay) Open() {
 	r.mu.Unlock()
 }
 
+// Close stops accepting: later dials are refused.
+func (r *Relay) Close() { r.ln.Close() }
+
+// Head returns the first bytes (up to 128) the i-th dialer sent.
+func (r *Relay) Head(i int) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i >= len(r.heads) {
+		return nil
+	}
+	return append([]byte(nil), r.heads[i]...)
+}
+
 // Connections lists the remote addresses that connected.
 func (r *Relay) Connections() []string {
 	r.mu.Lock()
@@ -91,9 +105,11 @@ func (r *Relay) serve() {
 		}
 		r.mu.Lock()
 		r.conns = append(r.conns, c.RemoteAddr().String())
+		r.heads = append(r.heads, nil)
+		idx := len(r.heads) - 1
 		up, gate, free := r.upstream, r.gate, r.free
 		r.mu.Unlock()
-		go r.pipe(c, up, gate, free)
+		go r.pipe(&headConn{Conn: c, r: r, idx: idx}, up, gate, free)
 	}
 }
 
@@ -123,7 +139,33 @@ func gatedCopy(dst io.Writer, src io.Reader, gate chan struct{}, free int64) {
 }
 
 func closeWrite(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
+}
+
+// headConn records the first bytes read from the dialer.
+type headConn struct {
+	net.Conn
+	r   *Relay
+	idx int
+}
+
+func (h *headConn) Read(p []byte) (int, error) {
+	n, err := h.Conn.Read(p)
+	if n > 0 {
+		h.r.mu.Lock()
+		if room := 128 - len(h.r.heads[h.idx]); room > 0 {
+			h.r.heads[h.idx] = append(h.r.heads[h.idx], p[:min(n, room)]...)
+		}
+		h.r.mu.Unlock()
+	}
+	return n, err
+}
+
+func (h *headConn) CloseWrite() error {
+	if tc, ok := h.Conn.(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return nil
 }

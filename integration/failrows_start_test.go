@@ -1,15 +1,17 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferrybackup/ferry/integration/harness"
 )
 
-// TestOfflineAgent: a job whose fd or sd is not running fails at once with a
+// rowOffline: a job whose fd or sd is not running fails at once with a
 // reason naming the agent, and leaves no job running.
-func TestOfflineAgent(t *testing.T) {
+func rowOffline(t *testing.T) {
 	cases := []struct {
 		name, offline, want string
 	}{
@@ -36,9 +38,10 @@ func TestOfflineAgent(t *testing.T) {
 	}
 }
 
-// TestUnknownNames: an unknown job, backup id or client is refused at once
-// with a clear message, and no job row is created.
-func TestUnknownNames(t *testing.T) {
+// rowUnknownNames: an unknown job, backup id or client is refused at once
+// with a clear message, and no job row is created; a job naming an unknown
+// storage (or client, or fileset) never gets past ferry config check.
+func rowUnknownNames(t *testing.T) {
 	src := harness.SimpleTree(t, t.TempDir())
 	c := harness.NewCluster(t, bin, harness.Options{Clients: []harness.Client{{Name: "c1", Include: []string{src}}}})
 	cases := []struct {
@@ -70,4 +73,26 @@ func TestUnknownNames(t *testing.T) {
 	if n := strings.Count(jobs.Stdout, "\n"); n != 2 { // header + the one backup
 		t.Errorf("refused requests left job rows:\n%s", jobs.Stdout)
 	}
+	t.Run("unknown storage in the configuration", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "director.hcl")
+		must(t, os.WriteFile(bad, []byte(`director "d" {
+  data_dir = "/tmp/x"
+}
+client "c1" {
+  address = "127.0.0.1"
+}
+fileset "f" {
+  include = ["/etc"]
+}
+job "j" {
+  client  = "c1"
+  fileset = "f"
+  storage = "nowhere"
+}
+`), 0o600))
+		r := c.Ferry("config", "check", bad)
+		if r.Code != 4 || !strings.Contains(r.Stderr, `no storage named "nowhere"`) || !strings.Contains(r.Stderr, "director.hcl:13") {
+			t.Fatalf("exit %d, stderr %q; want exit 4 naming the storage and the line", r.Code, r.Stderr)
+		}
+	})
 }
