@@ -22,7 +22,7 @@ func (a *Agent) store(s *session, conn net.Conn, rep *schemas.AgentReport) error
 	meta := []byte("job=" + strconv.FormatInt(s.open.JobID, 10) + " client=" + s.open.Client)
 	vs, err := s.vol.BeginSession(uint64(s.open.JobID), meta)
 	if err != nil {
-		return fmt.Errorf("volume %s: begin session: %w", s.vol.Name(), err)
+		return fmt.Errorf("volume %s: begin session: %w; %s", s.vol.Name(), err, a.volumeHint())
 	}
 	st := &storeState{a: a, s: s, vs: vs}
 	st.files = bus.NewBatcher(a.bus, entrySize, st.sendChunk)
@@ -35,7 +35,7 @@ func (a *Agent) store(s *session, conn net.Conn, rep *schemas.AgentReport) error
 	totals := volume.Totals{Files: uint64(st.nfiles), Bytes: uint64(st.nbytes), Records: st.records}
 	end, err := vs.End(volume.SessionOK, totals, meta)
 	if err != nil {
-		return fmt.Errorf("volume %s: end session: %w", s.vol.Name(), err)
+		return fmt.Errorf("volume %s: end session: %w; %s", s.vol.Name(), err, a.volumeHint())
 	}
 	if err := st.files.Flush(); err != nil {
 		return err
@@ -106,7 +106,7 @@ func (st *storeState) record(rec datapath.Record) (bool, error) {
 	}
 	pos, err := st.vs.Add(rec.Raw)
 	if err != nil {
-		return false, fmt.Errorf("volume %s: write: %w", st.s.vol.Name(), err)
+		return false, fmt.Errorf("volume %s: write: %w; %s", st.s.vol.Name(), err, st.a.volumeHint())
 	}
 	st.records++
 	if rec.Kind == datapath.KindFileHeader {
@@ -172,4 +172,9 @@ func (st *storeState) sendChunk(seq int, files []schemas.FileEntry) error {
 
 func entrySize(f schemas.FileEntry) int {
 	return len(f.Path) + len(f.LinkTarget) + len(f.Sum) + len(f.Volume) + 96
+}
+
+// volumeHint says what to check when a volume write fails.
+func (a *Agent) volumeHint() string {
+	return fmt.Sprintf("check free space and the disk under %s on storage daemon %s; the volume takes no further writes", a.cfg.VolumeDir, a.cfg.Name)
 }

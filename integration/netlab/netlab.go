@@ -108,7 +108,7 @@ func New(t testing.TB, topo Topology) *Lab {
 	})
 
 	// The first namespace tells whether this machine can run labs at all.
-	if _, err := l.cmd(nil, l.ip, "netns", "add", l.ns["srv"]); err != nil {
+	if _, err := run(nil, l.ip, "netns", "add", l.ns["srv"]); err != nil {
 		testenv.SkipOrFail(t, fmt.Sprintf("netlab: cannot create network namespaces: %v", err))
 	}
 	if err := l.build(); err != nil {
@@ -150,7 +150,7 @@ func (l *Lab) build() error {
 		ipn("cli", "route", "add", "default", "via", "10.77.2.1")
 	}
 	for _, s := range steps {
-		if _, err := l.cmd(nil, s[0], s[1:]...); err != nil {
+		if _, err := run(nil, s[0], s[1:]...); err != nil {
 			return err
 		}
 	}
@@ -222,7 +222,7 @@ func (l *Lab) Run(host string, args ...string) (string, error) {
 		return "", errors.New("netlab: Run needs a program to run")
 	}
 	ns := l.NS(host)
-	return l.cmd(nil, l.ip, append([]string{"netns", "exec", ns}, args...)...)
+	return run(nil, l.ip, append([]string{"netns", "exec", ns}, args...)...)
 }
 
 // GuardOutbound (re)loads table inet guard in host: new outbound connections
@@ -260,7 +260,7 @@ table inet guard {
 // host (see GuardOutbound): "new_out" or "new_out_lo".
 func (l *Lab) Counter(host, name string) int {
 	l.t.Helper()
-	out, err := l.cmd(nil, l.ip, "netns", "exec", l.NS(host), l.nft, "-j", "list", "counter", "inet", "guard", name)
+	out, err := run(nil, l.ip, "netns", "exec", l.NS(host), l.nft, "-j", "list", "counter", "inet", "guard", name)
 	if err != nil {
 		l.t.Fatalf("netlab: Counter(%s, %s): %v", host, name, err)
 	}
@@ -301,7 +301,7 @@ func parseCounter(js []byte) (int, error) {
 // ResetCounters zeroes the named counters of table inet guard in host.
 func (l *Lab) ResetCounters(host string) {
 	l.t.Helper()
-	_, err := l.cmd(nil, l.ip, "netns", "exec", l.NS(host), l.nft, "reset", "counters", "table", "inet", "guard")
+	_, err := run(nil, l.ip, "netns", "exec", l.NS(host), l.nft, "reset", "counters", "table", "inet", "guard")
 	if err != nil {
 		l.t.Fatalf("netlab: ResetCounters(%s): %v", host, err)
 	}
@@ -454,20 +454,14 @@ func inodeOf(path string) (uint64, error) {
 // (/proc/sys/net is per namespace, resolved by the process that opens it).
 func (l *Lab) sysctl(host, key, value string) error {
 	path := "/proc/sys/" + key
-	_, err := l.cmd(nil, l.ip, "netns", "exec", l.NS(host), "sh", "-c", `printf '%s\n' "$1" > "$2"`, "sh", value, path)
-	if err != nil {
-		return err
-	}
-	return nil
+	_, err := run(nil, l.ip, "netns", "exec", l.NS(host), "sh", "-c", `printf '%s\n' "$1" > "$2"`, "sh", value, path)
+	return err
 }
 
 // nftLoad runs nft -f - with ruleset inside host's namespace.
 func (l *Lab) nftLoad(host, ruleset string) error {
-	_, err := l.cmd(strings.NewReader(ruleset), l.ip, "netns", "exec", l.NS(host), l.nft, "-f", "-")
-	if err != nil {
-		return err
-	}
-	return nil
+	_, err := run(strings.NewReader(ruleset), l.ip, "netns", "exec", l.NS(host), l.nft, "-f", "-")
+	return err
 }
 
 // cmdError is a failed command with its output.
@@ -486,10 +480,6 @@ func (e *cmdError) Error() string {
 }
 
 func (e *cmdError) Unwrap() error { return e.err }
-
-func (l *Lab) cmd(stdin *strings.Reader, name string, args ...string) (string, error) {
-	return run(stdin, name, args...)
-}
 
 // run runs a command and returns its combined output; the error names the
 // command and includes the output.

@@ -559,26 +559,36 @@ func TestStaleCleanup(t *testing.T) {
 		destroyLab("ip", orphanLab)
 	})
 
-	// A process left inside the stale lab, which is not our child.
-	exe, _ := os.Executable()
-	sh := exec.Command("ip", "netns", "exec", stale[0], "sh", "-c",
-		`"$0" -test.run='^TestHelperProcess$' </dev/null >/dev/null 2>&1 & echo $!`, exe)
-	sh.Env = append(os.Environ(), helperEnv+"=sleep")
-	pidOut, err := sh.Output()
+	// A process left inside the stale lab. (It is our child only so that it
+	// can be reaped: pid 1 of some VMs never reaps orphans.)
+	exe, err := os.Executable()
 	if err != nil {
-		t.Fatalf("starting a process in the stale lab: %v", err)
+		t.Fatal(err)
 	}
-	var leftover int
-	fmt.Sscanf(string(pidOut), "%d", &leftover)
+	left := exec.Command("ip", "netns", "exec", stale[0], exe, "-test.run=^TestHelperProcess$")
+	left.Env = append(os.Environ(), helperEnv+"=sleep")
+	leftOut, err := left.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leftDone := make(chan error, 1)
+	go func() {
+		_, _ = io.Copy(io.Discard, leftOut)
+		leftDone <- left.Wait()
+	}()
+	t.Cleanup(func() { _ = left.Process.Kill(); <-leftDone })
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ino, _ := ProcessNetns(leftover)
+		ino, _ := ProcessNetns(left.Process.Pid)
 		want, _ := inodeOf(filepath.Join(netnsDir, stale[0]))
 		if ino == want && ino != 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("process %d never showed up in %s", leftover, stale[0])
+			t.Fatalf("process %d never showed up in %s", left.Process.Pid, stale[0])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -596,8 +606,14 @@ func TestStaleCleanup(t *testing.T) {
 	if _, err := os.Stat(ownerFile(staleLab)); err == nil {
 		t.Errorf("stale owner file survived")
 	}
-	if pidAlive(leftover) {
-		t.Errorf("process %d of the stale lab survived", leftover)
+	select {
+	case err := <-leftDone:
+		leftDone <- err
+		if ws, ok := left.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+			t.Errorf("process of the stale lab ended with %v, want SIGTERM", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("process %d of the stale lab survived", left.Process.Pid)
 	}
 	for _, ns := range live {
 		if _, err := os.Lstat(filepath.Join(netnsDir, ns)); err != nil {
