@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/ferrybackup/ferry/bus"
+	"github.com/ferrybackup/ferry/integration/netlab"
 	"github.com/ferrybackup/ferry/schemas"
+	"github.com/nats-io/nats.go"
 )
 
 // Client describes one file daemon of a cluster.
@@ -27,6 +29,8 @@ type Client struct {
 	Include []string // what its backup job saves
 	Wrap    []string // command prefix for the fd, e.g. setpriv dropping capabilities
 	JobHCL  string   // extra attributes of its backup job, e.g. `max_run_time = "3s"`
+	Host    string   // lab host the fd runs on (default "cli"; only with Options.Lab)
+	Address string   // the director's Client address (default: the fd's host address)
 }
 
 // Options shape a cluster.
@@ -35,6 +39,10 @@ type Options struct {
 	Clients      []Client
 	NoStart      []string // agent names to configure but not start (offline agents)
 	VolumeDir    string   // the sd's volume folder (default: a folder in the cluster's dir)
+	// Lab runs the director, the sd and the console on the lab's "srv" host
+	// and each fd on its Client.Host, without relays; the test reaches the
+	// bus through the lab.
+	Lab *netlab.Lab
 }
 
 // FD is a running (or configured) file daemon.
@@ -72,14 +80,21 @@ func NewCluster(t testing.TB, bin Binaries, opt Options) *Cluster {
 	}
 	ports := FreePorts(t, 2+len(opt.Clients))
 	c.natsPort = ports[0]
-	c.NATSURL = "nats://127.0.0.1:" + strconv.Itoa(ports[0])
-	c.SDListen = "127.0.0.1:" + strconv.Itoa(ports[1])
-	c.SDRelay = NewRelay(t, c.SDListen)
+	c.NATSURL = "nats://" + net.JoinHostPort(c.addr("srv"), strconv.Itoa(ports[0]))
+	c.SDListen = net.JoinHostPort(c.addr("srv"), strconv.Itoa(ports[1]))
+	if opt.Lab == nil {
+		c.SDRelay = NewRelay(t, c.SDListen)
+	}
 	for i, cl := range opt.Clients {
+		if cl.Host == "" {
+			cl.Host = "cli"
+		}
 		f := &FD{Client: cl}
 		if cl.Passive {
-			f.Listen = "127.0.0.1:" + strconv.Itoa(ports[2+i])
-			f.Relay = NewRelay(t, f.Listen)
+			f.Listen = net.JoinHostPort(c.addr(cl.Host), strconv.Itoa(ports[2+i]))
+			if opt.Lab == nil {
+				f.Relay = NewRelay(t, f.Listen)
+			}
 		}
 		c.FDs[cl.Name] = f
 	}
@@ -135,13 +150,14 @@ func (c *Cluster) directorHCL(opt Options) string {
 	}
 	fmt.Fprintf(&b, "director \"dir1\" {\n  nats_listen = %q\n  nats_url = %q\n  data_dir = %q\n  connect_timeout = \"3s\"\n}\n",
 		strings.TrimPrefix(c.NATSURL, "nats://"), natsURL, filepath.Join(c.Dir, "director"))
-	fmt.Fprintf(&b, "storage \"site1\" {\n  address = \"127.0.0.1\"\n  data_port = %d\n}\n", c.SDRelay.Port())
+	fmt.Fprintf(&b, "storage \"site1\" {\n  address = %q\n  data_port = %d\n}\n", c.addr("srv"), c.sdPort())
 	for _, cl := range opt.Clients {
-		port := 9 // discard: an active client has no data listener
-		if f := c.FDs[cl.Name]; f.Relay != nil {
-			port = f.Relay.Port()
+		f := c.FDs[cl.Name]
+		port, addr := c.clientPort(f), f.Client.Address
+		if addr == "" {
+			addr = c.addr(f.Host)
 		}
-		fmt.Fprintf(&b, "client %q {\n  address = \"127.0.0.1\"\n  data_port = %d\n  passive = %t\n}\n", cl.Name, port, cl.Passive)
+		fmt.Fprintf(&b, "client %q {\n  address = %q\n  data_port = %d\n  passive = %t\n}\n", cl.Name, addr, port, cl.Passive)
 		fmt.Fprintf(&b, "fileset %q {\n  include = [%s]\n}\n", "fs-"+cl.Name, quoteList(cl.Include))
 		fmt.Fprintf(&b, "job %q {\n  client = %q\n  fileset = %q\n  storage = \"site1\"\n  %s\n}\n", "backup-"+cl.Name, cl.Name, "fs-"+cl.Name, cl.JobHCL)
 	}
@@ -156,25 +172,88 @@ func quoteList(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
+// addr is a host's address: loopback, or the lab host's.
+func (c *Cluster) addr(host string) string {
+	if c.opt.Lab == nil {
+		return "127.0.0.1"
+	}
+	return c.opt.Lab.Addr(host)
+}
+
+// sdPort is the data port the director's Storage resource names: the
+// relay's, or the sd's own in a lab.
+func (c *Cluster) sdPort() int {
+	if c.SDRelay != nil {
+		return c.SDRelay.Port()
+	}
+	_, p, _ := net.SplitHostPort(c.SDListen)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// clientPort is the data port the director's Client resource names.
+func (c *Cluster) clientPort(f *FD) int {
+	switch {
+	case f.Relay != nil:
+		return f.Relay.Port()
+	case f.Listen != "":
+		_, p, _ := net.SplitHostPort(f.Listen)
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	return 9 // an active client has no data listener
+}
+
+// command prepares bin on a host: in the lab's namespace, or plainly.
+func (c *Cluster) command(host, bin string, args ...string) *exec.Cmd {
+	if c.opt.Lab == nil {
+		return exec.Command(bin, args...)
+	}
+	return c.opt.Lab.Command(host, bin, args...)
+}
+
+// waitBus waits until the bus port accepts connections.
+func (c *Cluster) waitBus() {
+	c.t.Helper()
+	addr := strings.TrimPrefix(c.NATSURL, "nats://")
+	if c.opt.Lab == nil {
+		WaitTCP(c.t, addr)
+		return
+	}
+	dial := c.opt.Lab.DialContext("srv")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := dial(context.Background(), "tcp", addr)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("bus at %s does not accept connections: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // StartNATS starts (or restarts) the external nats-server with JetStream,
 // on the same port and store.
 func (c *Cluster) StartNATS() {
-	c.NATS = Start(c.t, c.Dir, "nats-server", c.Bin.NATSServer, "-a", "127.0.0.1", "-p", strconv.Itoa(c.natsPort), "-js", "-sd", filepath.Join(c.Dir, "nats"))
-	WaitTCP(c.t, "127.0.0.1:"+strconv.Itoa(c.natsPort))
+	c.NATS = StartCmd(c.t, c.Dir, "nats-server", c.command("srv", c.Bin.NATSServer, "-a", c.addr("srv"), "-p", strconv.Itoa(c.natsPort), "-js", "-sd", filepath.Join(c.Dir, "nats")))
+	c.waitBus()
 }
 
 // StartDirector starts (or restarts) the director with the same
 // configuration, catalog and (embedded) bus port.
 func (c *Cluster) StartDirector() {
-	c.Director = Start(c.t, c.Dir, "director", c.Bin.Ferry, "director", "--config", filepath.Join(c.Dir, "director.hcl"))
-	WaitTCP(c.t, "127.0.0.1:"+strconv.Itoa(c.natsPort))
+	c.Director = StartCmd(c.t, c.Dir, "director", c.command("srv", c.Bin.Ferry, "director", "--config", filepath.Join(c.Dir, "director.hcl")))
+	c.waitBus()
 }
 
 // StartSD starts (or restarts) the storage daemon.
 func (c *Cluster) StartSD() {
 	cfg := fmt.Sprintf("storage_daemon \"site1\" {\n  nats_url = %q\n  data_listen = %q\n  volume_dir = %q\n}\n",
 		c.NATSURL, c.SDListen, c.opt.VolumeDir)
-	c.SD = Start(c.t, c.Dir, "sd-site1", c.Bin.Ferry, "sd", "--config", c.write("sd.hcl", cfg))
+	c.SD = StartCmd(c.t, c.Dir, "sd-site1", c.command("srv", c.Bin.Ferry, "sd", "--config", c.write("sd.hcl", cfg)))
 }
 
 // StartFD starts (or restarts) the file daemon of client name.
@@ -182,7 +261,7 @@ func (c *Cluster) StartFD(name string) {
 	f := c.FDs[name]
 	listen := f.Listen
 	if listen == "" {
-		listen = "127.0.0.1:0"
+		listen = net.JoinHostPort(c.addr(f.Host), "0")
 	}
 	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = %t\n}\n", name, c.NATSURL, listen, f.Passive)
 	args := []string{"fd", "--config", c.write("fd-"+name+".hcl", cfg)}
@@ -190,12 +269,16 @@ func (c *Cluster) StartFD(name string) {
 	if len(f.Wrap) > 0 {
 		bin, args = f.Wrap[0], append(append(f.Wrap[1:len(f.Wrap):len(f.Wrap)], c.Bin.Ferry), args...)
 	}
-	f.Proc = Start(c.t, c.Dir, "fd-"+name, bin, args...)
+	f.Proc = StartCmd(c.t, c.Dir, "fd-"+name, c.command(f.Host, bin, args...))
 }
 
 func (c *Cluster) connect() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	conn, err := bus.Connect(c.NATSURL, bus.Options{Name: "test"}, log)
+	opt := bus.Options{Name: "test"}
+	if c.opt.Lab != nil {
+		opt.Extra = []nats.Option{nats.SetCustomDialer(labDialer{c.opt.Lab.DialContext("srv")})}
+	}
+	conn, err := bus.Connect(c.NATSURL, opt, log)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -248,8 +331,14 @@ func (c *Cluster) Ferry(args ...string) Result {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Bin.Ferry, args...)
+	cmd := c.command("srv", c.Bin.Ferry, args...)
 	cmd.Env = append(os.Environ(), "FERRY_NATS="+c.NATSURL)
+	stop := context.AfterFunc(ctx, func() {
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	defer stop()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -261,6 +350,17 @@ func (c *Cluster) Ferry(args ...string) Result {
 		c.t.Fatalf("ferry %v: %v", args, err)
 	}
 	return r
+}
+
+// labDialer makes nats.go dial from inside a lab host.
+type labDialer struct {
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func (d labDialer) Dial(network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return d.dial(ctx, network, addr)
 }
 
 // FreePorts reserves n distinct loopback ports (released before use).

@@ -21,12 +21,17 @@ type Proc struct {
 // Start runs bin with args; the process is stopped at test cleanup.
 func Start(t testing.TB, dir, name, bin string, args ...string) *Proc {
 	t.Helper()
+	return StartCmd(t, dir, name, exec.Command(bin, args...))
+}
+
+// StartCmd runs a prepared command (e.g. in a network namespace) like Start.
+func StartCmd(t testing.TB, dir, name string, cmd *exec.Cmd) *Proc {
+	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), "FERRY_LOG_LEVEL=debug")
 	if err := cmd.Start(); err != nil {
