@@ -1,78 +1,151 @@
-// Package embedded runs a NATS server inside a Ferry process: the zero-setup
-// bus of a director (and of `ferry dev`). It is the only package that imports
-// nats-server.
+// Package embedded runs a NATS server inside a Ferry process: the
+// director's hub (and `ferry dev`'s bus), and a passive client's own
+// server, which has no client port and only a leafnode listener the hub
+// dials. It is the only package that imports nats-server.
 package embedded
 
 import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
-// Config of an embedded server.
+// Config of an embedded hub server.
 type Config struct {
 	Listen    string // host:port for clients; port 0 picks a free one
-	DataDir   string // JetStream store
+	DataDir   string // JetStream store (and the written configuration)
 	JetStream bool
 	Name      string
+	// ConfText, when set, is a NATS server configuration (from package
+	// natsconf: accounts, leafnode remotes) loaded first; Listen, DataDir
+	// and Name still apply on top of it.
+	ConfText string
 }
 
 // Server is a running embedded NATS server.
-type Server struct{ s *server.Server }
+type Server struct {
+	s     *server.Server
+	links   *linkLog
+	quit    chan struct{}
+	remotes []*server.RemoteLeafOpts
+}
 
-// Start starts the server and waits until it accepts clients.
+// Start starts a hub server and waits until it accepts clients.
 func Start(cfg Config, log *slog.Logger) (*Server, error) {
-	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	host, port, err := splitListen(cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("nats listen %q: %w", cfg.Listen, err)
+		return nil, err
+	}
+	opts := &server.Options{}
+	if cfg.ConfText != "" {
+		if opts, err = loadConf(cfg.DataDir, cfg.ConfText); err != nil {
+			return nil, err
+		}
+	}
+	opts.ServerName, opts.Host, opts.Port = cfg.Name, host, port
+	opts.JetStream, opts.StoreDir = cfg.JetStream, cfg.DataDir
+	opts.NoSigs, opts.MaxPayload = true, 1<<20
+	return run(opts, log)
+}
+
+// loadConf writes the configuration (it holds leafnode passwords: mode
+// 0600) and parses it.
+func loadConf(dir, text string) (*server.Options, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("nats data dir: %w", err)
+	}
+	path := filepath.Join(dir, "nats-server.conf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nats configuration %s: %w", path, err)
+	}
+	return opts, nil
+}
+
+// LeafConfig is a passive client's own server.
+type LeafConfig struct {
+	Name     string
+	Listen   string // leafnode host:port the hub dials
+	User     string
+	Password string
+}
+
+// StartLeaf starts a server with no client port (the agent talks to it in
+// process) and one authenticated leafnode listener.
+func StartLeaf(cfg LeafConfig, log *slog.Logger) (*Server, error) {
+	host, port, err := splitListen(cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	opts := &server.Options{ServerName: cfg.Name, DontListen: true, NoSigs: true, MaxPayload: 1 << 20}
+	opts.LeafNode.Host, opts.LeafNode.Port = host, port
+	opts.LeafNode.Username, opts.LeafNode.Password = cfg.User, cfg.Password
+	return run(opts, log)
+}
+
+func splitListen(listen string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen address %q: %w", listen, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return nil, fmt.Errorf("nats listen %q: bad port", cfg.Listen)
+		return "", 0, fmt.Errorf("listen address %q: bad port", listen)
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	opts := &server.Options{
-		ServerName: cfg.Name,
-		Host:       host,
-		Port:       port,
-		JetStream:  cfg.JetStream,
-		StoreDir:   cfg.DataDir,
-		NoSigs:     true,
-		MaxPayload: 1 << 20,
-	}
+	return host, port, nil
+}
+
+func run(opts *server.Options, log *slog.Logger) (*Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
-	s.SetLoggerV2(&slogAdapter{log: log.With("component", "nats")}, false, false, false)
+	links := newLinkLog()
+	s.SetLoggerV2(&slogAdapter{log: log.With("component", "nats"), links: links}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return nil, fmt.Errorf("nats server on %s did not become ready", cfg.Listen)
+		return nil, fmt.Errorf("nats server %s did not become ready", opts.ServerName)
 	}
-	return &Server{s: s}, nil
+	srv := &Server{s: s, links: links, quit: make(chan struct{}), remotes: opts.LeafNode.Remotes}
+	if len(opts.LeafNode.Remotes) > 0 {
+		go srv.watchLinks()
+	}
+	return srv, nil
 }
 
 // ClientURL is the nats:// URL clients dial.
 func (s *Server) ClientURL() string { return s.s.ClientURL() }
 
+// InProcess is the nats.go option that connects to this server without a
+// socket (a passive client's own server has no client port).
+func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.s) }
+
+// LeafLinks is how many leafnode links are up: for a passive client's
+// server, whether the hub is linked.
+func (s *Server) LeafLinks() int { return s.s.NumLeafNodes() }
+
+
 // Shutdown stops the server and waits for it.
 func (s *Server) Shutdown() {
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
 	s.s.Shutdown()
 	s.s.WaitForShutdown()
 }
-
-type slogAdapter struct{ log *slog.Logger }
-
-func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Tracef(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,5 @@
+package embedded_test
+
+import "github.com/nats-io/nats.go"
+
+type natsOption = nats.Option
