@@ -15,12 +15,22 @@ director "dir1" {
   job_timeout      = "0s"   # 0: jobs have no time limit
 }
 
-# A passive client: the file daemon listens and the storage daemon dials it.
+# A passive client dials nothing. The director's NATS side dials its leafnode
+# listener at address:leaf_port, as user "db1" with the password in
+# leaf_password_file, and the storage daemon dials its data socket at
+# address:data_port. The file daemon needs no route out and no name resolution;
+# the director and the storage daemon must reach address.
 client "db1" {
   address   = "10.0.0.6"
   data_port = 9102
   passive   = true
   max_wait  = "0s" # a job for an offline client fails at once
+  leaf_port = 7422 # the file daemon's leaf_listen
+
+  # The leafnode password, alone in its own file and the same secret as the
+  # file daemon's leaf_password_file. It is refused unless only its owner
+  # (the ferry user) may read it: chmod 600.
+  leaf_password_file = "/etc/ferry/secrets/db1-leaf.secret"
 }
 
 # An active client: the file daemon dials the director's NATS server and the

@@ -1,12 +1,23 @@
 # Ferry file daemon, passive: /etc/ferry/fd.hcl on db1.
-# A passive file daemon never dials the data socket: it listens and the storage
-# daemon dials it. The director must list it as client "db1" with passive = true.
-# Its control link to NATS is still dialed by the file daemon today; the bus link
-# dialed from the server side (so that a passive client dials nothing at all) is
-# not built yet.
+# A passive file daemon dials nothing, not even NATS: everything reaches it.
+#  - Bus link: it runs its own NATS server, with no client port and only a
+#    leafnode listener (leaf_listen). The director's NATS side dials it there
+#    at the Client resource's address:leaf_port, as user "db1" with the
+#    password in leaf_password_file.
+#  - Data socket: it listens on data_listen and the storage daemon dials it.
+# Since it dials nothing, it needs no name resolution and no route out: only
+# the two ports below must be open to the director and the storage daemon.
+# The director must list it as client "db1" with passive = true, the same
+# leaf port and the same secret.
 
 file_daemon "db1" {
-  nats_url    = "nats://10.0.0.1:4222"
-  data_listen = "0.0.0.0:9102"
   passive     = true
+  data_listen = "0.0.0.0:9102" # the storage daemon dials this
+  leaf_listen = "0.0.0.0:7422" # the director's NATS side dials this
+
+  # The leafnode password, alone in its own file, the same secret as the
+  # director's leaf_password_file for client "db1". It is refused unless
+  # only its owner may read it (chmod 600). No nats_url: a passive file
+  # daemon must not have one.
+  leaf_password_file = "/etc/ferry/secrets/db1-leaf.secret"
 }

@@ -84,6 +84,7 @@ func rowWrongKey(t *testing.T) {
 	gate := frNewGate(t, c.SDListen)
 	c.SDRelay.SetUpstream(gate.Addr())
 
+	started := time.Now()
 	idA := c.StartJob("backup-a1")
 	idB := c.StartJob("backup-a2")
 	// Observed: both fds sent hello and proof (the relay recorded 81 bytes
@@ -127,6 +128,7 @@ func rowWrongKey(t *testing.T) {
 	cc.refusedAfterProof(t, "(c) key of another job")
 
 	gate.releaseProofs()
+	t.Logf("proofs held for at most %s (from the first job's start)", time.Since(started).Round(time.Millisecond))
 	// Observed: the sd accepted both real connections: the keys are burnt.
 	waitUntil(t, "the sd accepted both real data connections", func() bool {
 		log := c.SD.LogText()
@@ -160,16 +162,24 @@ func rowWrongKey(t *testing.T) {
 	}
 
 	gate.releaseData()
+	// The real jobs are unaffected: ok, with the totals of an undisturbed
+	// run (both trees are one file at the same depth: same entry count).
+	r := c.Ferry("run", "backup-a2", "--wait")
+	mustOK(t, r, "undisturbed backup-a2")
+	m := regexp.MustCompile(`: ok, (\d+) files`).FindStringSubmatch(r.Stdout)
+	if m == nil {
+		t.Fatalf("no file count in %q", r.Stdout)
+	}
+	files, _ := strconv.ParseInt(m[1], 10, 64)
 	for id, want := range map[int64]int64{idA: 64 << 20, idB: 1 << 20} {
 		ev := c.WaitEnd(id)
-		if ev.Status != "ok" || ev.Bytes != want || ev.Files < 1 {
-			t.Errorf("real job %d ended %s with %d files, %d bytes (%s); want ok with %d bytes", id, ev.Status, ev.Files, ev.Bytes, ev.Reason, want)
+		if ev.Status != "ok" || ev.Bytes != want || ev.Files != files {
+			t.Errorf("real job %d ended %s with %d files, %d bytes (%s); want ok with %d files, %d bytes", id, ev.Status, ev.Files, ev.Bytes, ev.Reason, files, want)
 		}
 	}
-	if n := strings.Count(c.SD.LogText(), `msg="data connection accepted"`); n != 2 {
-		t.Errorf("the sd accepted %d data connections, want exactly the 2 real ones", n)
+	if n := strings.Count(c.SD.LogText(), `msg="data connection accepted"`); n != 3 {
+		t.Errorf("the sd accepted %d data connections, want exactly the 3 real ones", n)
 	}
-	mustRun(t, c, "backup-a2")
 }
 
 // rowGarbage: an HTTP request on the data port is closed at once; a

@@ -2,7 +2,7 @@ package config
 
 var (
 	storageDaemonSchema = attrSchema("nats_url", "data_listen", "volume_dir", "volume_max_bytes")
-	fileDaemonSchema    = attrSchema("nats_url", "data_listen", "passive")
+	fileDaemonSchema    = attrSchema("nats_url", "data_listen", "passive", "leaf_listen", "leaf_password_file")
 )
 
 // storageDaemon decodes a storage daemon file, defaults applied.
@@ -23,9 +23,11 @@ func (f *file) storageDaemon() (*StorageDaemon, *blockPos) {
 // fileDaemon decodes a file daemon file, defaults applied.
 func (f *file) fileDaemon() (*FileDaemon, *blockPos) {
 	b := f.d.open(f.main, fileDaemonSchema)
-	fd := &FileDaemon{Name: f.main.Labels[0], DataListen: DefaultFDDataListen}
+	fd := &FileDaemon{Name: f.main.Labels[0], DataListen: DefaultFDDataListen, LeafListen: DefaultFDLeafListen}
 	value(b, "nats_url", &fd.NATSURL)
 	value(b, "data_listen", &fd.DataListen)
 	value(b, "passive", &fd.Passive)
+	value(b, "leaf_listen", &fd.LeafListen)
+	b.path("leaf_password_file", &fd.LeafPasswordFile)
 	return fd, b.pos
 }

@@ -81,22 +81,75 @@ func TestParseFileDaemon(t *testing.T) {
 	}{
 		{"active", `file_daemon "web1" {
   nats_url = "nats://10.0.0.1:4222"
-}`, &FileDaemon{Name: "web1", NATSURL: "nats://10.0.0.1:4222", DataListen: ":9102"}, nil},
+}`, &FileDaemon{Name: "web1", NATSURL: "nats://10.0.0.1:4222", DataListen: ":9102", LeafListen: ":7422"}, nil},
 		{"passive", `file_daemon "db1" {
-  passive     = true
-  data_listen = "[::]:9102"
-}`, &FileDaemon{Name: "db1", DataListen: "[::]:9102", Passive: true}, nil},
+  passive            = true
+  data_listen        = "[::]:9102"
+  leaf_password_file = "/etc/ferry/secrets//db1-leaf.secret"
+}`, &FileDaemon{Name: "db1", DataListen: "[::]:9102", Passive: true, LeafListen: ":7422",
+			LeafPasswordFile: "/etc/ferry/secrets/db1-leaf.secret"}, nil},
+		{"passive all set", `file_daemon "db1" {
+  passive            = true
+  leaf_listen        = "0.0.0.0:17422"
+  leaf_password_file = "/etc/ferry/secrets/db1-leaf.secret"
+}`, &FileDaemon{Name: "db1", DataListen: ":9102", Passive: true, LeafListen: "0.0.0.0:17422",
+			LeafPasswordFile: "/etc/ferry/secrets/db1-leaf.secret"}, nil},
 		{"passive with nats_url", `file_daemon "db1" {
+  passive            = true
+  nats_url           = "nats://10.0.0.1:4222"
+  leaf_password_file = "/s"
+}`, nil, []want{{`file_daemon "db1".nats_url`, 3, "must be empty when passive = true: a passive file daemon dials nothing"}}},
+		{"passive with bad nats_url", `file_daemon "db1" {
+  passive            = true
+  nats_url           = "ftp://h"
+  leaf_password_file = "/s"
+}`, nil, []want{{`file_daemon "db1".nats_url`, 3, "must be empty when passive = true"}}},
+		{"passive with empty nats_url", `file_daemon "db1" {
+  passive            = true
+  nats_url           = ""
+  leaf_password_file = "/s"
+}`, &FileDaemon{Name: "db1", DataListen: ":9102", Passive: true, LeafListen: ":7422", LeafPasswordFile: "/s"}, nil},
+		{"passive without leaf_password_file", `file_daemon "db1" {
+  passive = true
+}`, nil, []want{{`file_daemon "db1".leaf_password_file`, 1, "required when passive = true"}}},
+		{"passive with empty leaf_password_file", `file_daemon "db1" {
+  passive            = true
+  leaf_password_file = ""
+}`, nil, []want{{`file_daemon "db1".leaf_password_file`, 3, "required when passive = true"}}},
+		{"leaf_password_file wrong type", `file_daemon "db1" {
+  passive            = true
+  leaf_password_file = ["/s"]
+}`, nil, []want{{`file_daemon "db1".leaf_password_file`, 3, "string required"}}},
+		{"passive with nothing", `file_daemon "db1" {
   passive  = true
-  nats_url = "nats://10.0.0.1:4222"
-}`, &FileDaemon{Name: "db1", NATSURL: "nats://10.0.0.1:4222", DataListen: ":9102", Passive: true}, nil},
+  nats_url = "nats://h"
+}`, nil, []want{
+			{`file_daemon "db1".leaf_password_file`, 1, "required when passive = true"},
+			{`file_daemon "db1".nats_url`, 3, "must be empty when passive = true"},
+		}},
+		{"leaf_listen no port", `file_daemon "db1" {
+  passive            = true
+  leaf_password_file = "/s"
+  leaf_listen        = "7422"
+}`, nil, []want{{`file_daemon "db1".leaf_listen`, 4, "missing port in address"}}},
+		{"leaf_listen port out of range", `file_daemon "db1" {
+  passive            = true
+  leaf_password_file = "/s"
+  leaf_listen        = ":74220"
+}`, nil, []want{{`file_daemon "db1".leaf_listen`, 4, `port "74220" in ":74220" is not a number 0-65535`}}},
+		{"leaf_listen bad host", `file_daemon "db1" {
+  passive            = true
+  leaf_password_file = "/s"
+  leaf_listen        = "nats://h:7422"
+}`, nil, []want{{`file_daemon "db1".leaf_listen`, 4, "write host:port"}}},
+		{"leaf_listen empty", `file_daemon "db1" {
+  passive            = true
+  leaf_password_file = "/s"
+  leaf_listen        = ""
+}`, nil, []want{{`file_daemon "db1".leaf_listen`, 4, "required: host:port to listen on"}}},
 		{"active without nats_url", `file_daemon "web1" {
   passive = false
 }`, nil, []want{{`file_daemon "web1".nats_url`, 1, "required when passive = false"}}},
-		{"passive with bad nats_url", `file_daemon "db1" {
-  passive  = true
-  nats_url = "ftp://h"
-}`, nil, []want{{`file_daemon "db1".nats_url`, 3, "scheme must be nats, tls, ws or wss"}}},
 		{"bad listen and name", `file_daemon "" {
   nats_url    = "nats://h"
   data_listen = ":99999"
@@ -131,10 +184,21 @@ func TestDaemonValidateInCode(t *testing.T) {
 		{`storage_daemon "s".volume_dir`, 0, "required"},
 		{`storage_daemon "s".volume_max_bytes`, 0, "positive"},
 	})
-	fd := &FileDaemon{Name: "f", DataListen: ":9102", Passive: true}
+	fd := &FileDaemon{Name: "f", DataListen: ":9102", Passive: true, LeafListen: ":7422", LeafPasswordFile: "/s"}
 	if err := fd.Validate(); err != nil {
-		t.Errorf("valid file daemon: %v", err)
+		t.Errorf("valid passive file daemon: %v", err)
 	}
+	fd.NATSURL = "nats://h"
+	fd.LeafListen, fd.LeafPasswordFile = "", ""
+	expectProblems(t, fd.Validate(), []want{
+		{`file_daemon "f".nats_url`, 0, "must be empty when passive = true"},
+		{`file_daemon "f".leaf_listen`, 0, "required"},
+		{`file_daemon "f".leaf_password_file`, 0, "required when passive = true"},
+	})
 	fd.Passive = false
+	if err := fd.Validate(); err != nil {
+		t.Errorf("valid active file daemon, leaf settings unused: %v", err)
+	}
+	fd.NATSURL = ""
 	expectProblems(t, fd.Validate(), []want{{`file_daemon "f".nats_url`, 0, "required when passive = false"}})
 }

@@ -11,7 +11,7 @@ import (
 var (
 	directorSchema = attrSchema("nats_listen", "nats_url", "data_dir", "catalog",
 		"events_max_age", "events_max_bytes", "connect_timeout", "job_timeout")
-	clientSchema  = attrSchema("address", "data_port", "passive", "max_wait")
+	clientSchema  = attrSchema("address", "data_port", "passive", "max_wait", "leaf_port", "leaf_password_file")
 	storageSchema = attrSchema("address", "data_port")
 	filesetSchema = attrSchema("include", "exclude", "one_file_system")
 	jobSchema     = attrSchema("client", "fileset", "storage", "level", "max_run_time", "no_progress_timeout", "max_bandwidth")
@@ -73,11 +73,13 @@ func (b *block) catalog(dst *string, dataDir string) {
 
 func (f *file) client(hb *hcl.Block) (Client, *blockPos) {
 	b := f.d.open(hb, clientSchema)
-	c := Client{Name: hb.Labels[0], DataPort: DefaultClientDataPort}
+	c := Client{Name: hb.Labels[0], DataPort: DefaultClientDataPort, LeafPort: DefaultLeafPort}
 	value(b, "address", &c.Address)
 	value(b, "data_port", &c.DataPort)
 	value(b, "passive", &c.Passive)
 	b.duration("max_wait", &c.MaxWait)
+	value(b, "leaf_port", &c.LeafPort)
+	b.path("leaf_password_file", &c.LeafPasswordFile)
 	return c, b.pos
 }
 

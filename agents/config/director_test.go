@@ -14,10 +14,12 @@ client "web1" {
   address = "10.0.0.5"
 }
 client "db1" {
-  address   = "db1.example.com"
-  data_port = 19102
-  passive   = true
-  max_wait  = "5m"
+  address            = "db1.example.com"
+  data_port          = 19102
+  passive            = true
+  max_wait           = "5m"
+  leaf_port          = 17422
+  leaf_password_file = "/etc/ferry/secrets/./db1-leaf.secret"
 }
 storage "site1" {
   address = "10.0.0.2"
@@ -57,8 +59,9 @@ func TestParseDirectorDefaults(t *testing.T) {
 		EventsMaxBytes: 1 << 30,
 		ConnectTimeout: 10 * time.Second,
 		Clients: []Client{
-			{Name: "web1", Address: "10.0.0.5", DataPort: 9102},
-			{Name: "db1", Address: "db1.example.com", DataPort: 19102, Passive: true, MaxWait: 5 * time.Minute},
+			{Name: "web1", Address: "10.0.0.5", DataPort: 9102, LeafPort: 7422},
+			{Name: "db1", Address: "db1.example.com", DataPort: 19102, Passive: true, MaxWait: 5 * time.Minute,
+				LeafPort: 17422, LeafPasswordFile: "/etc/ferry/secrets/db1-leaf.secret"},
 		},
 		Storages: []Storage{{Name: "site1", Address: "10.0.0.2", DataPort: 9103}},
 		FileSets: []FileSet{

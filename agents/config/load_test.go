@@ -33,16 +33,25 @@ func TestCheck(t *testing.T) {
   volume_dir = "/v"
 }`, KindStorageDaemon, nil},
 		{"file daemon", `file_daemon "f" {
-  passive = true
+  passive            = true
+  leaf_password_file = "/s"
 }`, KindFileDaemon, nil},
 		{"first block decides", `file_daemon "f" {
-  passive = true
+  passive            = true
+  leaf_password_file = "/s"
 }
 director "d" {
   data_dir = "/d"
-}`, KindFileDaemon, []want{{`director "d"`, 4, "a file_daemon file cannot hold a director block"}}},
+}`, KindFileDaemon, []want{{`director "d"`, 5, "a file_daemon file cannot hold a director block"}}},
 		{"invalid file daemon", `file_daemon "f" {}`, KindFileDaemon,
 			[]want{{`file_daemon "f".nats_url`, 1, "required when passive = false"}}},
+		{"passive file daemon with nats_url", `file_daemon "f" {
+  passive  = true
+  nats_url = "nats://h"
+}`, KindFileDaemon, []want{
+			{`file_daemon "f".leaf_password_file`, 1, "required when passive = true"},
+			{`file_daemon "f".nats_url`, 3, "must be empty when passive = true"},
+		}},
 		{"empty", ``, "", []want{{"", 0, "cannot tell what kind of configuration file this is"}}},
 		{"unknown blocks only", `daemon "x" {}`, "", []want{
 			{"", 0, "no director, storage_daemon or file_daemon block"},
@@ -82,8 +91,8 @@ func TestLoad(t *testing.T) {
 	if s, err := LoadStorageDaemon(sd); err != nil || s.VolumeDir != "/v" {
 		t.Errorf("LoadStorageDaemon = %+v, %v", s, err)
 	}
-	fd := writeFile(t, "fd.hcl", "file_daemon \"f\" {\n passive = true\n}\n")
-	if f, err := LoadFileDaemon(fd); err != nil || !f.Passive {
+	fd := writeFile(t, "fd.hcl", "file_daemon \"f\" {\n passive = true\n leaf_password_file = \"/s\"\n}\n")
+	if f, err := LoadFileDaemon(fd); err != nil || !f.Passive || f.LeafListen != DefaultFDLeafListen {
 		t.Errorf("LoadFileDaemon = %+v, %v", f, err)
 	}
 	if _, err := LoadFileDaemon(dir); err == nil {

@@ -21,6 +21,8 @@ const (
 	DefaultEventsMaxBytes    = 1 << 30
 	DefaultConnectTimeout    = 10 * time.Second
 	DefaultNoProgressTimeout = 5 * time.Minute
+	DefaultLeafPort          = 7422
+	DefaultFDLeafListen      = ":7422"
 	DefaultClientDataPort    = 9102
 	DefaultStorageDataPort   = 9103
 	DefaultLevel             = LevelFull
@@ -55,6 +57,11 @@ type Client struct {
 	DataPort int
 	Passive  bool
 	MaxWait  time.Duration // how long a job waits for an offline client
+	// LeafPort and LeafPasswordFile: a passive client's bus link, dialed by
+	// the NATS side at Address:LeafPort with this password (user: the
+	// client's name).
+	LeafPort         int
+	LeafPasswordFile string
 }
 
 // Storage is a storage daemon as the director knows it.
@@ -101,9 +108,14 @@ type StorageDaemon struct {
 // FileDaemon is a file daemon's file.
 type FileDaemon struct {
 	Name       string
-	NATSURL    string // required unless Passive
+	NATSURL    string // required unless Passive; a passive file daemon dials nothing
 	DataListen string
 	Passive    bool
+	// LeafListen and LeafPasswordFile: a passive file daemon's bus link. It
+	// runs its own NATS server with no client port and this leafnode
+	// listener, which the NATS side dials with the password.
+	LeafListen       string
+	LeafPasswordFile string
 }
 
 // Client returns the client with the given name.

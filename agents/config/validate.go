@@ -79,6 +79,12 @@ func (c *checker) client(cl Client, p *blockPos) {
 	c.check(p, k, "address", checkAddress(cl.Address))
 	c.check(p, k, "data_port", checkPort(cl.DataPort))
 	c.check(p, k, "max_wait", checkNonNegative(cl.MaxWait))
+	if cl.Passive {
+		c.check(p, k, "leaf_port", checkPort(cl.LeafPort))
+		if cl.LeafPasswordFile == "" {
+			c.add(p, k, "leaf_password_file", "required when passive = true: the NATS side dials the client's leafnode port and proves itself with this password (the same file as the file daemon's leaf_password_file)")
+		}
+	}
 }
 
 func (c *checker) storage(s Storage, p *blockPos) {
@@ -203,6 +209,9 @@ func validateFileDaemon(f *FileDaemon, p *blockPos) Problems {
 	k := blockKey(string(KindFileDaemon), f.Name)
 	c.check(p, k, "", ValidName(f.Name))
 	switch {
+	case f.Passive && f.NATSURL != "":
+		c.add(p, k, "nats_url", "must be empty when passive = true: a passive file daemon dials nothing, "+
+			"not even NATS; the NATS side dials its leaf_listen")
 	case f.NATSURL != "":
 		c.check(p, k, "nats_url", checkNATSURL(f.NATSURL))
 	case !f.Passive:
@@ -210,5 +219,11 @@ func validateFileDaemon(f *FileDaemon, p *blockPos) Problems {
 			"dials the director's NATS server, such as \"nats://10.0.0.1:4222\"")
 	}
 	c.check(p, k, "data_listen", checkListen(f.DataListen))
+	if f.Passive {
+		c.check(p, k, "leaf_listen", checkListen(f.LeafListen))
+		if f.LeafPasswordFile == "" {
+			c.add(p, k, "leaf_password_file", "required when passive = true: the NATS side must prove itself with this password before it gets a bus link")
+		}
+	}
 	return c.probs
 }

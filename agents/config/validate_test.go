@@ -200,6 +200,51 @@ storage "s" {
 			{`director "d".connect_timeout`, 7, `invalid duration "soon"`},
 			{`director "d".job_timeout`, 8, "must not be negative"},
 		}},
+		{"passive client", dirHead + `client "c" {
+  address            = "h"
+  passive            = true
+  leaf_password_file = "/etc/ferry/secrets/c-leaf.secret"
+}`, nil},
+		{"passive client without leaf_password_file", dirHead + `client "c" {
+  address = "h"
+  passive = true
+}`, []want{{`client "c".leaf_password_file`, 4, "required when passive = true: the NATS side dials the client's leafnode port"}}},
+		{"passive client with empty leaf_password_file", dirHead + `client "c" {
+  address            = "h"
+  passive            = true
+  leaf_password_file = ""
+}`, []want{{`client "c".leaf_password_file`, 7, "required when passive = true"}}},
+		{"active client needs no leaf settings", dirHead + `client "c" {
+  address = "h"
+  passive = false
+}`, nil},
+		{"leaf_port range", dirHead + `client "a" {
+  address            = "h"
+  passive            = true
+  leaf_port          = 0
+  leaf_password_file = "/s"
+}
+client "b" {
+  address            = "h"
+  passive            = true
+  leaf_port          = 65536
+  leaf_password_file = "/s"
+}
+client "c" {
+  address            = "h"
+  passive            = true
+  leaf_port          = 65535
+  leaf_password_file = "/s"
+}`, []want{
+			{`client "a".leaf_port`, 7, "port 0 is out of range 1-65535"},
+			{`client "b".leaf_port`, 13, "port 65536 is out of range 1-65535"},
+		}},
+		{"leaf_port wrong type", dirHead + `client "c" {
+  address            = "h"
+  passive            = true
+  leaf_port          = "x"
+  leaf_password_file = "/s"
+}`, []want{{`client "c".leaf_port`, 7, "a number is required"}}},
 		{"client max_wait", dirHead + `client "c" {
   address = "h"
   max_wait = "-1s"
@@ -314,11 +359,14 @@ func TestValidateInCode(t *testing.T) {
 	d.Clients = append(d.Clients, Client{Name: "c", Address: "h:1", DataPort: 9102})
 	d.FileSets[0].Include = []string{"/srv/"}
 	d.Jobs[0].Level = ""
+	d.Clients = append(d.Clients, Client{Name: "p", Address: "h", DataPort: 9102, Passive: true})
 	d.EventsMaxBytes = -1
 	err := d.Validate()
 	expectProblems(t, err, []want{
 		{`director "dev".events_max_bytes`, 0, "must not be negative"},
 		{`client "c".address`, 0, "contains a port"},
+		{`client "p".leaf_port`, 0, "port 0 is out of range"},
+		{`client "p".leaf_password_file`, 0, "required when passive = true"},
 		{`fileset "f".include[0]`, 0, `"/srv/" is not clean; write "/srv"`},
 		{`job "j".level`, 0, `level ""`},
 		{`client "c"`, 0, `duplicate client name "c"; first defined as clients[0]`},

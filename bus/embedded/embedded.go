@@ -31,7 +31,7 @@ type Config struct {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	s     *server.Server
+	s       *server.Server
 	links   *linkLog
 	quit    chan struct{}
 	remotes []*server.RemoteLeafOpts
@@ -137,7 +137,6 @@ func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.s) }
 // LeafLinks is how many leafnode links are up: for a passive client's
 // server, whether the hub is linked.
 func (s *Server) LeafLinks() int { return s.s.NumLeafNodes() }
-
 
 // Shutdown stops the server and waits for it.
 func (s *Server) Shutdown() {
