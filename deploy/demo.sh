@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 NATS_PORT=${FERRY_DEMO_NATS_PORT:-14222}
 SD_PORT=${FERRY_DEMO_SD_PORT:-19103}
 FD_PORT=${FERRY_DEMO_FD_PORT:-19102}
+LEAF_PORT=${FERRY_DEMO_LEAF_PORT:-17422}
 
 work=$(mktemp -d /tmp/ferry-demo.XXXXXX)
 pids=()
@@ -37,6 +38,9 @@ for c in db1 web1; do
 	touch -d '2020-02-29 12:34:56.123456789' "$s/etc/hostname"
 done
 
+mkdir -m 700 "$work/secrets"
+(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secrets/db1-leaf.secret")
+
 cat >"$work/director.hcl" <<HCL
 director "demo" {
   nats_listen = "127.0.0.1:$NATS_PORT"
@@ -47,9 +51,11 @@ storage "site1" {
   data_port = $SD_PORT
 }
 client "db1" {
-  address   = "127.0.0.1"
-  data_port = $FD_PORT
-  passive   = true
+  address            = "127.0.0.1"
+  data_port          = $FD_PORT
+  passive            = true # db1 dials nothing: the NATS side dials its leaf port, the sd its data port
+  leaf_port          = $LEAF_PORT
+  leaf_password_file = "$work/secrets/db1-leaf.secret"
 }
 client "web1" {
   address = "127.0.0.1"
@@ -76,9 +82,10 @@ storage_daemon "site1" {
 HCL
 cat >"$work/fd-db1.hcl" <<HCL
 file_daemon "db1" {
-  nats_url    = "$FERRY_NATS"
-  data_listen = "127.0.0.1:$FD_PORT"
-  passive     = true
+  data_listen        = "127.0.0.1:$FD_PORT"
+  passive            = true
+  leaf_listen        = "127.0.0.1:$LEAF_PORT"
+  leaf_password_file = "$work/secrets/db1-leaf.secret"
 }
 HCL
 cat >"$work/fd-web1.hcl" <<HCL

@@ -89,6 +89,10 @@ var (
 		Passive:    true,
 		Address:    "10.0.0.5:9102",
 		Version:    "v1.2.3",
+		Link:       "down",
+		LinkSince:  sampleT1,
+		LinkError:  "dial 10.0.0.5:7422: connection refused",
+		Mismatch:   "the director says passive = true, the file daemon's own configuration says passive = false",
 	}
 )
 
@@ -189,6 +193,7 @@ var samples = []sample{
 		Agents: []AgentStatus{sampleAgent, {
 			Name: "disk1", Role: "sd", Configured: true, Online: true, LastSeen: sampleT1,
 			Passive: true, Address: "10.0.0.2:9103", Version: "v1.2.4",
+			Link: "up", LinkSince: sampleT0, LinkError: "none", Mismatch: "none",
 		}},
 	}),
 	sampleOf(sampleAgent),

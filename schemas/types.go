@@ -261,6 +261,10 @@ type AgentStatus struct {
 	Passive    bool   `msgpack:"passive" desc:"client is passive in the director's configuration"`
 	Address    string `msgpack:"address" desc:"data address from the director's configuration"`
 	Version    string `msgpack:"version" desc:"agent software version from its heartbeat"`
+	Link       string `msgpack:"link,omitempty" desc:"(v2) passive client: its bus link, dialed by the NATS side: up, down, or unknown (external NATS)"`
+	LinkSince  int64  `msgpack:"link_since,omitempty" desc:"(v2) UTC ns the link came up or went down"`
+	LinkError  string `msgpack:"link_error,omitempty" desc:"(v2) the link's last error, e.g. dial 10.0.0.5:7422: connection refused"`
+	Mismatch   string `msgpack:"mismatch,omitempty" desc:"(v2) the agent's own configuration disagrees with the director's, e.g. on passive"`
 }
 
 // JobEvent is a lifecycle event of a job.

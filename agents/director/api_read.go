@@ -77,6 +77,12 @@ func (d *Director) apiStatus(_ context.Context, _ string, req schemas.StatusRequ
 		st := schemas.AgentStatus{Name: name, Role: role, Configured: true, Online: online, Passive: passive, Address: addr, Version: s.hb.Version}
 		if !s.at.IsZero() {
 			st.LastSeen = s.at.UnixNano()
+			if role == "fd" && s.hb.Passive != passive {
+				st.Mismatch = fmt.Sprintf("the director says passive = %t, the file daemon's own configuration says passive = %t", passive, s.hb.Passive)
+			}
+		}
+		if role == "fd" && passive {
+			d.fillLink(&st)
 		}
 		return st
 	}
@@ -106,4 +112,20 @@ func (d *Director) strangers(known map[string]bool, now time.Time) []schemas.Age
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Role+out[i].Name < out[j].Role+out[j].Name })
 	return out
+}
+
+// fillLink adds a passive client's bus link state.
+func (d *Director) fillLink(st *schemas.AgentStatus) {
+	l, ok := d.linkOf(st.Name)
+	if !ok {
+		st.Link = "unknown"
+		return
+	}
+	st.Link, st.LinkError = "down", l.LastError
+	if l.Up {
+		st.Link, st.LinkError = "up", ""
+	}
+	if !l.Since.IsZero() {
+		st.LinkSince = l.Since.UnixNano()
+	}
 }

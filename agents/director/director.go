@@ -23,6 +23,7 @@ type Director struct {
 	now      func() time.Time
 	presence *presence
 	started  time.Time
+	links    Links
 
 	ctx     context.Context // jobs run under it; set by Run
 	mu      sync.Mutex

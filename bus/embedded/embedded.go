@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config of an embedded hub server.
@@ -87,9 +88,14 @@ func StartLeaf(cfg LeafConfig, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The server keeps only a bcrypt hash of the password.
+	hash, err := bcrypt.GenerateFromPassword([]byte(cfg.Password), 10)
+	if err != nil {
+		return nil, fmt.Errorf("leafnode password: %w", err)
+	}
 	opts := &server.Options{ServerName: cfg.Name, DontListen: true, NoSigs: true, MaxPayload: 1 << 20}
 	opts.LeafNode.Host, opts.LeafNode.Port = host, port
-	opts.LeafNode.Username, opts.LeafNode.Password = cfg.User, cfg.Password
+	opts.LeafNode.Username, opts.LeafNode.Password = cfg.User, string(hash)
 	return run(opts, log)
 }
 

@@ -74,10 +74,13 @@ func newFDCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.NATSURL == "" {
-				return fmt.Errorf("file_daemon %q: nats_url is required (a bus link dialed by the server side for passive clients is not built yet)", cfg.Name)
+			link := wiring.FDLink{LeafListen: cfg.LeafListen}
+			if cfg.Passive {
+				if link.LeafPassword, err = config.ReadSecret(cfg.LeafPasswordFile); err != nil {
+					return fmt.Errorf("file_daemon %q: leaf_password_file: %w", cfg.Name, err)
+				}
 			}
-			return runApp(wiring.App(g.logger(), wiring.External(cfg.NATSURL), wiring.FileDaemon(fdConfig(cfg))))
+			return runApp(wiring.App(g.logger(), wiring.External(cfg.NATSURL), wiring.FileDaemon(fdConfig(cfg), link)))
 		},
 	}
 	o.addFlags(cmd)

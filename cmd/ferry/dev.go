@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -39,10 +41,15 @@ type devSetup struct {
 	director *config.Director
 	sd       sd.Config
 	fds      []fd.Config
+	links    []wiring.FDLink
 }
 
 func newDevSetup(dir string, natsPort int) (*devSetup, error) {
-	ports, err := freePorts(2)
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	secret, password, err := devSecret(filepath.Join(dir, "secrets"), "dev-passive-leaf.secret")
 	if err != nil {
 		return nil, err
 	}
@@ -50,13 +57,13 @@ func newDevSetup(dir string, natsPort int) (*devSetup, error) {
 	if err := writeSample(sample); err != nil {
 		return nil, err
 	}
-	sdPort, fdPort := ports[0], ports[1]
+	sdPort, fdPort, leafPort := ports[0], ports[1], ports[2]
 	d := &config.Director{
 		Name: "dev", NATSListen: "127.0.0.1:" + strconv.Itoa(natsPort), DataDir: filepath.Join(dir, "director"),
 		Catalog: filepath.Join(dir, "director", "catalog.db"), EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 64 << 20,
 		ConnectTimeout: 10 * time.Second,
 		Clients: []config.Client{
-			{Name: "dev-passive", Address: "127.0.0.1", DataPort: fdPort, Passive: true},
+			{Name: "dev-passive", Address: "127.0.0.1", DataPort: fdPort, Passive: true, LeafPort: leafPort, LeafPasswordFile: secret},
 			{Name: "dev-active", Address: "127.0.0.1", DataPort: config.DefaultClientDataPort},
 		},
 		Storages: []config.Storage{{Name: "dev-sd", Address: "127.0.0.1", DataPort: sdPort}},
@@ -76,6 +83,7 @@ func newDevSetup(dir string, natsPort int) (*devSetup, error) {
 			{Name: "dev-passive", DataListen: "127.0.0.1:" + strconv.Itoa(fdPort), Passive: true, Version: version},
 			{Name: "dev-active", Version: version},
 		},
+		links: []wiring.FDLink{{LeafListen: "127.0.0.1:" + strconv.Itoa(leafPort), LeafPassword: password}, {}},
 	}, nil
 }
 
@@ -92,14 +100,15 @@ func runDev(g *globalOptions, o *devOptions) error {
 		return err
 	}
 	app := wiring.App(g.logger(), wiring.Director(s.director), wiring.StorageDaemon(s.sd),
-		wiring.FileDaemon(s.fds[0]), wiring.FileDaemon(s.fds[1]))
+		wiring.FileDaemon(s.fds[0], s.links[0]), wiring.FileDaemon(s.fds[1], s.links[1]))
 	fmt.Printf(devBanner, s.director.NATSListen, dir, s.director.NATSListen, dir)
 	return runApp(app)
 }
 
 const devBanner = `Ferry dev: everything in one process, state in %[2]s
   bus (embedded NATS): nats://%[1]s
-  director "dev", storage daemon "dev-sd", clients "dev-passive" (passive: the sd dials it) and "dev-active"
+  director "dev", storage daemon "dev-sd", clients "dev-passive" (passive: it dials nothing; the NATS side dials
+  its leafnode listener and the sd dials its data port) and "dev-active"
 Try, in another shell:
   export FERRY_NATS=nats://%[3]s
   ferry status
@@ -154,4 +163,18 @@ func writeSample(dir string) error {
 		return nil
 	}
 	return os.Symlink("app.conf", link)
+}
+
+// devSecret writes a fresh random leafnode password (mode 0600).
+func devSecret(dir, name string) (path, password string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", err
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	password = hex.EncodeToString(b)
+	path = filepath.Join(dir, name)
+	return path, password, os.WriteFile(path, []byte(password+"\n"), 0o600)
 }

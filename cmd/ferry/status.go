@@ -38,7 +38,7 @@ func runStatus(ctx context.Context, g *globalOptions, verbose bool) error {
 	}
 	fmt.Printf("Director %s: up since %s, bus %s, %d jobs running\n\n", st.Director, when(st.Started), st.NATS, st.Running)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tNAME\tMODE\tSTATE\tLAST SEEN\tDATA ADDRESS\tVERSION")
+	fmt.Fprintln(tw, "ROLE\tNAME\tMODE\tSTATE\tLAST SEEN\tDATA ADDRESS\tBUS LINK\tVERSION")
 	for _, a := range st.Agents {
 		mode := "-"
 		if a.Role == "fd" {
@@ -58,9 +58,20 @@ func runStatus(ctx context.Context, g *globalOptions, verbose bool) error {
 		if mode == "active" {
 			addr = "- (dials the sd)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Role, a.Name, mode, state, ago(a.LastSeen), addr, a.Version)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Role, a.Name, mode, state, ago(a.LastSeen), addr, busLink(a), a.Version)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, a := range st.Agents {
+		if a.LinkError != "" {
+			fmt.Printf("%s %s: bus link down since %s: %s\n", a.Role, a.Name, when(a.LinkSince), a.LinkError)
+		}
+		if a.Mismatch != "" {
+			fmt.Printf("%s %s: configuration mismatch: %s\n", a.Role, a.Name, a.Mismatch)
+		}
+	}
+	return nil
 }
 
 func ago(ns int64) string {
@@ -68,4 +79,16 @@ func ago(ns int64) string {
 		return "never"
 	}
 	return time.Since(time.Unix(0, ns)).Round(100*time.Millisecond).String() + " ago"
+}
+
+// busLink: a passive client's link is dialed by the NATS side; an active
+// agent dials the bus itself.
+func busLink(a schemas.AgentStatus) string {
+	switch {
+	case a.Link == "":
+		return "dials NATS"
+	case a.LinkSince != 0:
+		return a.Link + " since " + when(a.LinkSince)
+	}
+	return a.Link
 }

@@ -31,6 +31,9 @@ type Client struct {
 	JobHCL  string   // extra attributes of its backup job, e.g. `max_run_time = "3s"`
 	Host    string   // lab host the fd runs on (default "cli"; only with Options.Lab)
 	Address string   // the director's Client address (default: the fd's host address)
+	// FDSecret, when set, is the passive fd's own leafnode password, to
+	// make it disagree with the director's.
+	FDSecret string
 }
 
 // Options shape a cluster.
@@ -48,9 +51,11 @@ type Options struct {
 // FD is a running (or configured) file daemon.
 type FD struct {
 	Client
-	Proc   *Proc
-	Listen string // passive: real data listen address
-	Relay  *Relay // passive: the director's configured address points here
+	Proc       *Proc
+	Listen     string // passive: real data listen address
+	Relay      *Relay // passive: the director's configured address points here
+	LeafListen string // passive: the leafnode listener the NATS side dials
+	Secret     string // passive: the director's leaf_password_file
 }
 
 // Cluster is a director, one sd and some fds as processes on loopback.
@@ -78,7 +83,7 @@ func NewCluster(t testing.TB, bin Binaries, opt Options) *Cluster {
 	if c.opt.VolumeDir == "" {
 		c.opt.VolumeDir = filepath.Join(c.Dir, "volumes")
 	}
-	ports := FreePorts(t, 2+len(opt.Clients))
+	ports := FreePorts(t, 2+2*len(opt.Clients))
 	c.natsPort = ports[0]
 	c.NATSURL = "nats://" + net.JoinHostPort(c.addr("srv"), strconv.Itoa(ports[0]))
 	c.SDListen = net.JoinHostPort(c.addr("srv"), strconv.Itoa(ports[1]))
@@ -92,6 +97,8 @@ func NewCluster(t testing.TB, bin Binaries, opt Options) *Cluster {
 		f := &FD{Client: cl}
 		if cl.Passive {
 			f.Listen = net.JoinHostPort(c.addr(cl.Host), strconv.Itoa(ports[2+i]))
+			f.LeafListen = net.JoinHostPort(c.addr(cl.Host), strconv.Itoa(ports[2+len(opt.Clients)+i]))
+			f.Secret = c.writeSecret(cl.Name+"-leaf.secret", "leaf-password-of-"+cl.Name)
 			if opt.Lab == nil {
 				f.Relay = NewRelay(t, f.Listen)
 			}
@@ -157,7 +164,11 @@ func (c *Cluster) directorHCL(opt Options) string {
 		if addr == "" {
 			addr = c.addr(f.Host)
 		}
-		fmt.Fprintf(&b, "client %q {\n  address = %q\n  data_port = %d\n  passive = %t\n}\n", cl.Name, addr, port, cl.Passive)
+		leaf := ""
+		if cl.Passive {
+			leaf = fmt.Sprintf("  leaf_port = %d\n  leaf_password_file = %q\n", portOf(f.LeafListen), f.Secret)
+		}
+		fmt.Fprintf(&b, "client %q {\n  address = %q\n  data_port = %d\n  passive = %t\n%s}\n", cl.Name, addr, port, cl.Passive, leaf)
 		fmt.Fprintf(&b, "fileset %q {\n  include = [%s]\n}\n", "fs-"+cl.Name, quoteList(cl.Include))
 		fmt.Fprintf(&b, "job %q {\n  client = %q\n  fileset = %q\n  storage = \"site1\"\n  %s\n}\n", "backup-"+cl.Name, cl.Name, "fs-"+cl.Name, cl.JobHCL)
 	}
@@ -170,6 +181,25 @@ func quoteList(ss []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// writeSecret writes a secret file (mode 0600) and returns its path.
+func (c *Cluster) writeSecret(name, value string) string {
+	dir := filepath.Join(c.Dir, "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+func portOf(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // addr is a host's address: loopback, or the lab host's.
@@ -263,7 +293,15 @@ func (c *Cluster) StartFD(name string) {
 	if listen == "" {
 		listen = net.JoinHostPort(c.addr(f.Host), "0")
 	}
-	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = %t\n}\n", name, c.NATSURL, listen, f.Passive)
+	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = false\n}\n", name, c.NATSURL, listen)
+	if f.Passive {
+		secret := f.Secret
+		if f.FDSecret != "" {
+			secret = c.writeSecret(name+"-fd-leaf.secret", f.FDSecret)
+		}
+		cfg = fmt.Sprintf("file_daemon %q {\n  data_listen = %q\n  passive = true\n  leaf_listen = %q\n  leaf_password_file = %q\n}\n",
+			name, listen, f.LeafListen, secret)
+	}
 	args := []string{"fd", "--config", c.write("fd-"+name+".hcl", cfg)}
 	bin := c.Bin.Ferry
 	if len(f.Wrap) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/ferrybackup/ferry/agents/director/catalog/sqlite"
 	"github.com/ferrybackup/ferry/bus"
 	"github.com/ferrybackup/ferry/bus/embedded"
+	"github.com/ferrybackup/ferry/bus/natsconf"
 	"go.uber.org/fx"
 )
 
@@ -37,15 +38,18 @@ func natsServer(lc fx.Lifecycle, cfg *config.Director, log *slog.Logger) (BusURL
 	var srv *embedded.Server
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			var err error
+			conf, err := hubConfig(cfg)
+			if err != nil {
+				return err
+			}
 			srv, err = embedded.Start(embedded.Config{
-				Listen: cfg.NATSListen, DataDir: filepath.Join(cfg.DataDir, "nats"), JetStream: true, Name: cfg.Name,
+				Listen: cfg.NATSListen, DataDir: filepath.Join(cfg.DataDir, "nats"), JetStream: true, Name: cfg.Name, ConfText: conf,
 			}, log)
 			if err != nil {
 				return err
 			}
-			box.url = srv.ClientURL()
-			log.Info("embedded NATS server started", "url", box.url)
+			box.url, box.links = srv.ClientURL(), linksOf(srv)
+			log.Info("embedded NATS server started", "url", box.url, "passive_links", len(srv.Links()))
 			return nil
 		},
 		OnStop: func(context.Context) error { srv.Shutdown(); return nil },
@@ -53,9 +57,43 @@ func natsServer(lc fx.Lifecycle, cfg *config.Director, log *slog.Logger) (BusURL
 	return BusURL("nats://" + cfg.NATSListen), box
 }
 
+// hubConfig is the embedded server's configuration: accounts and a
+// leafnode remote for every passive client.
+func hubConfig(cfg *config.Director) (string, error) {
+	srv := natsconf.Server{Name: cfg.Name, Listen: cfg.NATSListen, StoreDir: filepath.Join(cfg.DataDir, "nats")}
+	for _, c := range cfg.Clients {
+		if !c.Passive {
+			continue
+		}
+		pw, err := config.ReadSecret(c.LeafPasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("client %s: leaf_password_file: %w", c.Name, err)
+		}
+		srv.Passive = append(srv.Passive, natsconf.Passive{Name: c.Name, Address: c.Address, LeafPort: c.LeafPort, Password: pw})
+	}
+	return natsconf.Config(srv)
+}
+
+// linksOf adapts the hub's leafnode links to the director's view, by
+// client name.
+func linksOf(srv *embedded.Server) director.Links {
+	return func() []director.LinkStatus {
+		var out []director.LinkStatus
+		for _, l := range srv.Links() {
+			out = append(out, director.LinkStatus{
+				Client: strings.TrimPrefix(l.Account, natsconf.PassiveAccount("")), Up: l.Up, Since: l.Since, LastError: l.LastError,
+			})
+		}
+		return out
+	}
+}
+
 // urlBox carries the embedded server's real URL (its port may be chosen at
-// start) to hooks that run after it.
-type urlBox struct{ url string }
+// start) and its link reporter to hooks that run after it.
+type urlBox struct {
+	url   string
+	links director.Links
+}
 
 func runDirector(lc fx.Lifecycle, sh fx.Shutdowner, cfg *config.Director, box *urlBox, log *slog.Logger) {
 	var conn *bus.Conn
@@ -74,7 +112,9 @@ func runDirector(lc fx.Lifecycle, sh fx.Shutdowner, cfg *config.Director, box *u
 		if conn, err = bus.Connect(box.url, bus.Options{Name: "director " + cfg.Name, Retry: true}, log); err != nil {
 			return nil, err
 		}
-		return director.New(cfg, cat, conn, log.With("agent", "director")), nil
+		d := director.New(cfg, cat, conn, log.With("agent", "director"))
+		d.SetLinks(box.links)
+		return d, nil
 	}, func() {
 		conn.Close()
 		cat.Close()
