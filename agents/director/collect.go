@@ -20,6 +20,7 @@ const afterAbortWait = 10 * time.Second
 func (d *Director) collect(rj *runningJob) (catalog.Result, int) {
 	var sd, fd *schemas.AgentReport
 	var grace <-chan time.Time
+	first := "" // role of the first failure report: its reason is the cause
 	tick := time.NewTicker(checkEvery(rj.limits.noProgress))
 	defer tick.Stop()
 	take := func(r schemas.AgentReport) {
@@ -34,13 +35,13 @@ func (d *Director) collect(rj *runningJob) (catalog.Result, int) {
 		case r := <-rj.reports:
 			take(r)
 			if !r.OK && grace == nil {
-				grace = time.After(peerReportGrace)
+				grace, first = time.After(peerReportGrace), r.Role
 			}
 		case <-grace:
-			return d.abortAndWait(rj, failedResult(d, firstFailure(rj, sd, fd)), take, &sd, &fd)
+			return d.abortAndWait(rj, failedResult(d, firstFailure(rj, sd, fd, first)), take, &sd, &fd)
 		case <-tick.C:
 			if grace != nil && d.silentGone(rj, sd, fd) {
-				return d.abortAndWait(rj, failedResult(d, firstFailure(rj, sd, fd)+"; "+d.silence(rj, sd, fd)), take, &sd, &fd)
+				return d.abortAndWait(rj, failedResult(d, firstFailure(rj, sd, fd, first)+"; "+d.silence(rj, sd, fd)), take, &sd, &fd)
 			}
 			if msg, stuck := d.stalled(rj); stuck {
 				return d.abortAndWait(rj, failedResult(d, msg), take, &sd, &fd)
@@ -50,7 +51,7 @@ func (d *Director) collect(rj *runningJob) (catalog.Result, int) {
 			return d.abortAndWait(rj, res, take, &sd, &fd)
 		}
 	}
-	return d.judge(rj, sd, fd)
+	return d.judge(rj, sd, fd, first)
 }
 
 func failedResult(d *Director, reason string) catalog.Result {
@@ -123,20 +124,38 @@ func (d *Director) silence(rj *runningJob, sd, fd *schemas.AgentReport) string {
 	return strings.Join(who, " and ") + " stopped answering (no report, no heartbeat)"
 }
 
-func firstFailure(rj *runningJob, sd, fd *schemas.AgentReport) string {
-	switch {
-	case fd != nil && !fd.OK:
-		return fmt.Sprintf("client %s: %s", rj.client.Name, fd.Reason)
-	case sd != nil && !sd.OK:
-		return fmt.Sprintf("storage daemon %s: %s", rj.storage.Name, sd.Reason)
+// firstFailure names the agents' failures, the one that came first (the
+// cause; the other side's error is usually its consequence, such as a
+// broken pipe) before the other.
+func firstFailure(rj *runningJob, sd, fd *schemas.AgentReport, first string) string {
+	var parts []string
+	fdMsg := func() {
+		if fd != nil && !fd.OK {
+			parts = append(parts, fmt.Sprintf("client %s: %s", rj.client.Name, fd.Reason))
+		}
 	}
-	return "an agent failed"
+	sdMsg := func() {
+		if sd != nil && !sd.OK {
+			parts = append(parts, fmt.Sprintf("storage daemon %s: %s", rj.storage.Name, sd.Reason))
+		}
+	}
+	if first == "sd" {
+		sdMsg()
+		fdMsg()
+	} else {
+		fdMsg()
+		sdMsg()
+	}
+	if len(parts) == 0 {
+		return "an agent failed"
+	}
+	return strings.Join(parts, "; then ")
 }
 
 // judge turns two reports into the job's result.
-func (d *Director) judge(rj *runningJob, sd, fd *schemas.AgentReport) (catalog.Result, int) {
+func (d *Director) judge(rj *runningJob, sd, fd *schemas.AgentReport, first string) (catalog.Result, int) {
 	if !fd.OK || !sd.OK {
-		return d.fail("%s", firstFailure(rj, sd, fd))
+		return d.fail("%s", firstFailure(rj, sd, fd, first))
 	}
 	if fd.Files != sd.Files || fd.Bytes != sd.Bytes {
 		return d.fail("totals disagree: client %s reports %d files, %d bytes; storage daemon %s reports %d files, %d bytes",

@@ -33,7 +33,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, chunks := d.judge(rj, tc.sd, tc.fd)
+			res, chunks := d.judge(rj, tc.sd, tc.fd, "")
 			if res.Status != tc.status || !strings.Contains(res.Reason, tc.reason) || chunks != tc.wantChunks {
 				t.Fatalf("got %s %q chunks %d; want %s containing %q, chunks %d", res.Status, res.Reason, chunks, tc.status, tc.reason, tc.wantChunks)
 			}
@@ -41,5 +41,19 @@ func TestJudge(t *testing.T) {
 				t.Fatalf("media %+v", res.Media)
 			}
 		})
+	}
+}
+
+// TestFirstFailureOrder: the failure reported first is the cause and comes
+// first; the other side's follows.
+func TestFirstFailureOrder(t *testing.T) {
+	rj := newRunningJob(catalog.Job{ID: 1}, config.Client{Name: "c1"}, config.Storage{Name: "s1"})
+	sd := &schemas.AgentReport{Reason: "volume full"}
+	fd := &schemas.AgentReport{Reason: "broken pipe"}
+	if got := firstFailure(rj, sd, fd, "sd"); !strings.HasPrefix(got, "storage daemon s1: volume full; then client c1: broken pipe") {
+		t.Fatalf("sd first: %q", got)
+	}
+	if got := firstFailure(rj, sd, fd, "fd"); !strings.HasPrefix(got, "client c1: broken pipe; then storage daemon s1") {
+		t.Fatalf("fd first: %q", got)
 	}
 }

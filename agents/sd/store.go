@@ -106,7 +106,7 @@ func (st *storeState) record(rec datapath.Record) (bool, error) {
 	}
 	pos, err := st.vs.Add(rec.Raw)
 	if err != nil {
-		return false, fmt.Errorf("volume %s: write: %w; %s", st.s.vol.Name(), err, st.a.volumeHint())
+		return false, fmt.Errorf("%w; %s", err, st.a.volumeHint()) // the volume's error names it and the write
 	}
 	st.records++
 	if rec.Kind == datapath.KindFileHeader {
