@@ -90,7 +90,8 @@ file_daemon "db1" {
 HCL
 cat >"$work/fd-web1.hcl" <<HCL
 file_daemon "web1" {
-  nats_url = "$FERRY_NATS"
+  nats_url    = "$FERRY_NATS"
+  data_listen = "127.0.0.1:0" # an active client dials the sd; it listens only for a director that calls it passive
 }
 HCL
 "$ferry" config check "$work/director.hcl" "$work/sd.hcl" "$work/fd-db1.hcl" "$work/fd-web1.hcl"

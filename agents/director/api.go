@@ -14,19 +14,26 @@ import (
 )
 
 func (d *Director) apiRun(ctx context.Context, _ string, req schemas.RunRequest) (schemas.RunReply, error) {
-	jc, ok := d.cfg.Job(req.Job)
+	rj, err := d.backupJob(req.Job, req.Level)
+	if err != nil {
+		return schemas.RunReply{}, err
+	}
+	id, err := d.launch(ctx, rj)
+	return schemas.RunReply{JobID: id}, err
+}
+
+// backupJob builds a configured backup job, not yet in the catalog.
+func (d *Director) backupJob(name, levelOverride string) (*runningJob, error) {
+	jc, ok := d.cfg.Job(name)
 	if !ok {
-		return schemas.RunReply{}, fmt.Errorf("no job named %q; configured jobs: %s", req.Job, names(d.cfg.Jobs, func(j config.Job) string { return j.Name }))
+		return nil, fmt.Errorf("no job named %q; configured jobs: %s", name, names(d.cfg.Jobs, func(j config.Job) string { return j.Name }))
 	}
 	client, _ := d.cfg.Client(jc.Client)
 	storage, _ := d.cfg.Storage(jc.Storage)
 	fs, _ := d.cfg.FileSet(jc.FileSet)
-	level := jc.Level
-	if req.Level != "" {
-		level = req.Level
-	}
+	level := cmpOr(levelOverride, jc.Level)
 	if level != "full" {
-		return schemas.RunReply{}, fmt.Errorf("job %q: level %q is not supported yet: only full backups run", req.Job, level)
+		return nil, fmt.Errorf("job %q: level %q is not supported yet: only full backups run", name, level)
 	}
 	rj := newRunningJob(catalog.Job{
 		Name: jc.Name, Kind: catalog.KindBackup, Level: level,
@@ -41,8 +48,7 @@ func (d *Director) apiRun(ctx context.Context, _ string, req schemas.RunRequest)
 	for _, p := range fs.Include {
 		rj.prepare.Include = append(rj.prepare.Include, []byte(p))
 	}
-	id, err := d.launch(ctx, rj)
-	return schemas.RunReply{JobID: id}, err
+	return rj, nil
 }
 
 func (d *Director) apiRestore(ctx context.Context, _ string, req schemas.RestoreRequest) (schemas.RunReply, error) {

@@ -106,6 +106,9 @@ func (d *Director) failLeftovers(ctx context.Context) error {
 		return fmt.Errorf("catalog: unfinished jobs: %w", err)
 	}
 	for _, j := range jobs {
+		if d.resume(j) {
+			continue
+		}
 		r := catalog.Result{Status: catalog.StatusFailed, Reason: "director restarted while the job ran", Ended: d.now()}
 		if err := d.cat.EndJob(ctx, j.ID, r); err != nil {
 			return fmt.Errorf("catalog: end job %d: %w", j.ID, err)

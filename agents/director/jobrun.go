@@ -49,13 +49,19 @@ func (d *Director) launch(ctx context.Context, rj *runningJob) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("catalog: create job: %w", err)
 	}
-	rj.job.ID, rj.open.JobID, rj.prepare.JobID = id, id, id
 	rj.job.Created = d.now()
+	d.publish(rj.job, schemas.EventCreated, func(ev *schemas.JobEvent) { ev.JobID = id })
+	d.note(id, catalog.LevelInfo, "%s job created: client %s, storage %s", rj.job.Kind, rj.client.Name, rj.storage.Name)
+	d.start(id, rj)
+	return id, nil
+}
+
+// start runs a job that has its catalog row.
+func (d *Director) start(id int64, rj *runningJob) {
+	rj.job.ID, rj.open.JobID, rj.prepare.JobID = id, id, id
 	d.mu.Lock()
 	d.running[id] = rj
 	d.mu.Unlock()
-	d.publish(rj.job, schemas.EventCreated, nil)
-	d.note(id, catalog.LevelInfo, "%s job created: client %s, storage %s", rj.job.Kind, rj.client.Name, rj.storage.Name)
 	d.jobContext(rj)
 	d.wg.Add(1)
 	go func() {
@@ -64,7 +70,6 @@ func (d *Director) launch(ctx context.Context, rj *runningJob) (int64, error) {
 		res, chunks := d.execute(rj)
 		d.finish(rj, res, chunks)
 	}()
-	return id, nil
 }
 
 func (d *Director) fail(format string, args ...any) (catalog.Result, int) {
@@ -76,13 +81,20 @@ func (d *Director) fail(format string, args ...any) (catalog.Result, int) {
 func (d *Director) execute(rj *runningJob) (catalog.Result, int) {
 	plan := planData(rj.client, rj.storage)
 	rj.open.Initiator, rj.prepare.Initiator = plan.Initiator, plan.Initiator
+	if err := d.waitAgents(rj); err != nil {
+		return d.stepFailed(rj, "%v", err)
+	}
 	opened, err := request(rj.ctx, d, schemas.SDOpen, rj.open, rj.storage.Name)
 	if err != nil {
 		return d.stepFailed(rj, "%s", agentErr("storage daemon", rj.storage.Name, "open a session", err))
 	}
 	rj.prepare.Key = opened.Key
-	if _, err := request(rj.ctx, d, schemas.FDPrepare, rj.prepare, rj.client.Name); err != nil {
+	ack, err := request(rj.ctx, d, schemas.FDPrepare, rj.prepare, rj.client.Name)
+	if err != nil {
 		return d.stepFailed(rj, "%s", agentErr("client", rj.client.Name, "prepare the job", err))
+	}
+	if ack.Note != "" {
+		d.note(rj.job.ID, catalog.LevelWarning, "client %s: %s", rj.client.Name, ack.Note)
 	}
 	rj.started = d.now()
 	if err := d.cat.MarkRunning(rj.ctx, rj.job.ID, rj.started); err != nil {

@@ -30,7 +30,7 @@ type Agent struct {
 	cfg     Config
 	bus     *bus.Conn
 	log     *slog.Logger
-	ln      *datapath.Listener // nil for an active client: it never listens
+	ln      *datapath.Listener // nil when no data_listen is configured
 	started time.Time
 
 	mu   sync.Mutex
@@ -43,7 +43,10 @@ func New(cfg Config, conn *bus.Conn, log *slog.Logger) (*Agent, error) {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
 	a := &Agent{cfg: cfg, bus: conn, log: log, jobs: map[int64]*job{}, started: time.Now()}
-	if cfg.Passive {
+	// A passive fd must listen; an active one listens too when it has a
+	// data_listen, so a director that wrongly calls it passive still gets
+	// through where the network allows (and the mismatch is reported).
+	if cfg.Passive || cfg.DataListen != "" {
 		ln, err := datapath.Listen(cfg.DataListen, datapath.RoleFD, log)
 		if err != nil {
 			return nil, err

@@ -28,7 +28,8 @@ type job struct {
 }
 
 func (a *Agent) onPrepare(_ context.Context, _ string, req schemas.PrepareJob) (schemas.Ack, error) {
-	if err := a.checkMode(req.Initiator); err != nil {
+	note, err := a.checkMode(req.Initiator)
+	if err != nil {
 		return schemas.Ack{}, err
 	}
 	if req.Kind != schemas.KindBackup && req.Kind != schemas.KindRestore {
@@ -56,21 +57,27 @@ func (a *Agent) onPrepare(_ context.Context, _ string, req schemas.PrepareJob) (
 		return schemas.Ack{}, fmt.Errorf("job %d is already prepared on client %s", req.JobID, a.cfg.Name)
 	}
 	go a.run(j)
-	return schemas.Ack{}, nil
+	return schemas.Ack{Note: note}, nil
 }
 
-// checkMode reports a disagreement between the director's Client resource
-// and this fd's own `passive` setting.
-func (a *Agent) checkMode(initiator string) error {
+// checkMode checks the director's Client resource against this fd's own
+// `passive` setting. A passive fd never dials: asked to, it refuses. An
+// active fd told to expect the sd accepts if it listens, with a note that
+// the two configurations disagree.
+func (a *Agent) checkMode(initiator string) (note string, err error) {
 	switch {
 	case initiator == schemas.InitiatorSD && !a.cfg.Passive:
-		return fmt.Errorf("client %s: the director's configuration says passive = true, but this file daemon's own configuration says passive = false, so it has no data listener; make the two agree", a.cfg.Name)
+		if a.ln == nil {
+			return "", fmt.Errorf("client %s: the director's configuration says passive = true, but this file daemon's own configuration says passive = false and it has no data_listen; make the two agree", a.cfg.Name)
+		}
+		a.log.Warn("configuration mismatch: the director says passive, this file daemon is active", "client", a.cfg.Name)
+		return fmt.Sprintf("configuration mismatch: the director says client %s is passive, its file daemon says passive = false; the sd will dial it at the configured address", a.cfg.Name), nil
 	case initiator == schemas.InitiatorFD && a.cfg.Passive:
-		return fmt.Errorf("client %s: this file daemon is passive and never dials out, but the director's configuration says passive = false; make the two agree", a.cfg.Name)
+		return "", fmt.Errorf("client %s: this file daemon is passive and never dials out, but the director's configuration says passive = false; make the two agree", a.cfg.Name)
 	case initiator != schemas.InitiatorSD && initiator != schemas.InitiatorFD:
-		return fmt.Errorf("unknown initiator %q", initiator)
+		return "", fmt.Errorf("unknown initiator %q", initiator)
 	}
-	return nil
+	return "", nil
 }
 
 func (a *Agent) lookup(id int64) (*job, error) {
