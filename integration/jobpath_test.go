@@ -131,3 +131,30 @@ func TestRestoreSelectedPaths(t *testing.T) {
 		t.Errorf("unselected file a.txt was restored (err %v)", err)
 	}
 }
+
+// TestRestoreInPlace restores to "/" when asked explicitly: with the
+// default replace policy (never) a changed file stays as it is and a
+// deleted one comes back; with --replace always the changed file is put
+// back too.
+func TestRestoreInPlace(t *testing.T) {
+	work := t.TempDir()
+	src := harness.SimpleTree(t, work)
+	c := harness.NewCluster(t, bin, harness.Options{Clients: []harness.Client{{Name: "c1", Include: []string{src}}}})
+	id := mustRun(t, c, "backup-c1")
+	orig, err := os.ReadFile(filepath.Join(src, "a.txt"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(src, "a.txt"), []byte("changed after the backup"), 0o644))
+	must(t, os.Remove(filepath.Join(src, "exec.sh")))
+
+	mustOK(t, c.Ferry("restore", "--job", id, "--to", "/", "--wait"), "restore in place, replace never")
+	if got, _ := os.ReadFile(filepath.Join(src, "a.txt")); string(got) != "changed after the backup" {
+		t.Errorf("replace never overwrote a.txt: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(src, "exec.sh")); err != nil {
+		t.Errorf("deleted exec.sh not restored: %v", err)
+	}
+	mustOK(t, c.Ferry("restore", "--job", id, "--to", "/", "--replace", "always", "--wait"), "restore in place, replace always")
+	if got, _ := os.ReadFile(filepath.Join(src, "a.txt")); string(got) != string(orig) {
+		t.Errorf("replace always did not put a.txt back: %q", got)
+	}
+}
