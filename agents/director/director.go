@@ -43,7 +43,7 @@ func New(cfg *config.Director, cat catalog.Catalog, conn *bus.Conn, log *slog.Lo
 // still running ("director shutting down") and returns.
 func (d *Director) Run(ctx context.Context) error {
 	d.ctx, d.started = ctx, d.now()
-	if err := bus.EnsureEventStream(ctx, d.bus, d.cfg.EventsMaxAge, d.cfg.EventsMaxBytes); err != nil {
+	if err := d.ensureEventStream(ctx); err != nil {
 		return err
 	}
 	if err := d.failLeftovers(ctx); err != nil {
@@ -163,4 +163,23 @@ func (d *Director) abortOne(job int64, role, name, reason string) bool {
 		d.log.Info("agent told to abort a job left running", "job", job, "role", role, "agent", name)
 	}
 	return err == nil
+}
+
+// ensureEventStream creates the event stream, retrying for a minute: a
+// freshly started NATS cluster answers JetStream requests only once it has
+// elected its leader.
+func (d *Director) ensureEventStream(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := bus.EnsureEventStream(ctx, d.bus, d.cfg.EventsMaxAge, d.cfg.EventsMaxBytes)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		d.log.Warn("event stream not ready, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -65,7 +65,7 @@ func Config(s Server) (string, error) {
 	w("server_name: %s\nlisten: %s\nmax_payload: 1048576\n", q(s.Name), q(s.Listen))
 	w("jetstream {\n  store_dir: %s\n}\n", q(s.StoreDir))
 	if s.Cluster != nil {
-		w("cluster {\n  name: %s\n  listen: %s\n  routes: [%s]\n}\n", q(s.Cluster.Name), q(s.Cluster.Listen), quoteAll(s.Cluster.Routes))
+		writeCluster(&b, *s.Cluster)
 	}
 	w("no_auth_user: %s\n", q(FerryUser))
 	w("accounts {\n")
@@ -79,6 +79,11 @@ func Config(s Server) (string, error) {
 }
 
 func check(s Server) error {
+	if s.Cluster != nil {
+		if err := checkCluster(s); err != nil {
+			return err
+		}
+	}
 	seen := map[string]string{}
 	for _, p := range s.Passive {
 		if err := schemas.CheckToken(p.Name); err != nil {
@@ -91,11 +96,15 @@ func check(s Server) error {
 			return fmt.Errorf("passive client %s has two leafnode remotes (nodes %q and %q): exactly one NATS node may dial a client, or the client sees a loop and drops both links", p.Name, prev, p.Node)
 		}
 		seen[p.Name] = p.Node
+		if s.Cluster != nil && p.Node == "" {
+			return fmt.Errorf("passive client %s has no node: in a cluster every node would dial it, and the client drops links it sees twice; place it on one node", p.Name)
+		}
 	}
 	return nil
 }
 
 func writeRemotes(b *strings.Builder, s Server) {
+	writePlacement(b, s.Passive)
 	var mine []Passive
 	for _, p := range s.Passive {
 		if p.Node == "" || p.Node == s.Name {
@@ -158,8 +167,33 @@ func writeList(b *strings.Builder, name string, items []string) {
 	fmt.Fprintf(b, "    ]\n")
 }
 
-// q quotes a string for the NATS configuration format.
-func q(s string) string { return strconv.Quote(s) }
+// q quotes a string for the NATS configuration format, whose quoted
+// strings know only the escapes \" \\ \t \n \r and \xXX (strconv.Quote's
+// \a or \u would not parse). Quoted strings are never variable-expanded,
+// so a '$' (which a URL-escaped password may hold) stays as written.
+func q(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
 
 func quoteAll(ss []string) string {
 	out := make([]string, len(ss))

@@ -38,6 +38,7 @@ func newRootCommand() *cobra.Command {
 		newRunCommand(g), newRestoreCommand(g), newCancelCommand(g), newJobsCommand(g), newJobCommand(g),
 		newStatusCommand(g), newWatchCommand(g), newConfigCommand(g), newVolumeCommand(g),
 	)
+	root.AddCommand(newNATSCommand(g))
 	return root
 }
 

@@ -34,6 +34,9 @@ type Client struct {
 	// FDSecret, when set, is the passive fd's own leafnode password, to
 	// make it disagree with the director's.
 	FDSecret string
+	// ClientHCL holds extra attributes of the director's client block, e.g.
+	// `max_wait = "60s"`.
+	ClientHCL string
 }
 
 // Options shape a cluster.
@@ -46,6 +49,9 @@ type Options struct {
 	// and each fd on its Client.Host, without relays; the test reaches the
 	// bus through the lab.
 	Lab *netlab.Lab
+	// DirectorHCL holds extra attributes of the director block, e.g.
+	// `data_keepalive = "0s"`.
+	DirectorHCL string
 }
 
 // FD is a running (or configured) file daemon.
@@ -105,10 +111,10 @@ func NewCluster(t testing.TB, bin Binaries, opt Options) *Cluster {
 		}
 		c.FDs[cl.Name] = f
 	}
+	c.write("director.hcl", c.directorHCL(opt))
 	if opt.ExternalNATS {
 		c.StartNATS()
 	}
-	c.write("director.hcl", c.directorHCL(opt))
 	c.StartDirector()
 	skip := map[string]bool{}
 	for _, n := range opt.NoStart {
@@ -155,8 +161,8 @@ func (c *Cluster) directorHCL(opt Options) string {
 	if opt.ExternalNATS {
 		natsURL = c.NATSURL
 	}
-	fmt.Fprintf(&b, "director \"dir1\" {\n  nats_listen = %q\n  nats_url = %q\n  data_dir = %q\n  connect_timeout = \"3s\"\n}\n",
-		strings.TrimPrefix(c.NATSURL, "nats://"), natsURL, filepath.Join(c.Dir, "director"))
+	fmt.Fprintf(&b, "director \"dir1\" {\n  nats_listen = %q\n  nats_url = %q\n  data_dir = %q\n  connect_timeout = \"3s\"\n  %s\n}\n",
+		strings.TrimPrefix(c.NATSURL, "nats://"), natsURL, filepath.Join(c.Dir, "director"), opt.DirectorHCL)
 	fmt.Fprintf(&b, "storage \"site1\" {\n  address = %q\n  data_port = %d\n}\n", c.addr("srv"), c.sdPort())
 	for _, cl := range opt.Clients {
 		f := c.FDs[cl.Name]
@@ -167,6 +173,9 @@ func (c *Cluster) directorHCL(opt Options) string {
 		leaf := ""
 		if cl.Passive {
 			leaf = fmt.Sprintf("  leaf_port = %d\n  leaf_password_file = %q\n", portOf(f.LeafListen), f.Secret)
+		}
+		if cl.ClientHCL != "" {
+			leaf += "  " + cl.ClientHCL + "\n"
 		}
 		fmt.Fprintf(&b, "client %q {\n  address = %q\n  data_port = %d\n  passive = %t\n%s}\n", cl.Name, addr, port, cl.Passive, leaf)
 		fmt.Fprintf(&b, "fileset %q {\n  include = [%s]\n}\n", "fs-"+cl.Name, quoteList(cl.Include))
@@ -267,8 +276,17 @@ func (c *Cluster) waitBus() {
 
 // StartNATS starts (or restarts) the external nats-server with JetStream,
 // on the same port and store.
+//
+// Its configuration is what `ferry nats config` generates from the
+// director's file: the accounts and the passive clients' leafnode remotes.
 func (c *Cluster) StartNATS() {
-	c.NATS = StartCmd(c.t, c.Dir, "nats-server", c.command("srv", c.Bin.NATSServer, "-a", c.addr("srv"), "-p", strconv.Itoa(c.natsPort), "-js", "-sd", filepath.Join(c.Dir, "nats")))
+	conf := filepath.Join(c.Dir, "nats-server.conf")
+	gen := c.command("srv", c.Bin.Ferry, "nats", "config", "--director", filepath.Join(c.Dir, "director.hcl"),
+		"--listen", strings.TrimPrefix(c.NATSURL, "nats://"), "--store-dir", filepath.Join(c.Dir, "nats"), "-o", conf)
+	if out, err := gen.CombinedOutput(); err != nil {
+		c.t.Fatalf("ferry nats config: %v\n%s", err, out)
+	}
+	c.NATS = StartCmd(c.t, c.Dir, "nats-server", c.command("srv", c.Bin.NATSServer, "-c", conf))
 	c.waitBus()
 }
 
