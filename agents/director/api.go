@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ferrybackup/ferry/agents/config"
 	"github.com/ferrybackup/ferry/agents/director/catalog"
@@ -40,10 +41,11 @@ func (d *Director) backupJob(name, levelOverride string) (*runningJob, error) {
 		Client: client.Name, Storage: storage.Name, FileSet: fs.Name, Status: catalog.StatusCreated,
 	}, client, storage)
 	rj.limits = limits{maxRun: cmpOr(jc.MaxRunTime, d.cfg.JobTimeout), noProgress: jc.NoProgressTimeout, bandwidth: jc.MaxBandwidth}
-	rj.open = schemas.SessionOpen{Kind: schemas.KindBackup, Client: client.Name}
+	ka := keepaliveMs(d.cfg.DataKeepalive)
+	rj.open = schemas.SessionOpen{Kind: schemas.KindBackup, Client: client.Name, KeepaliveMs: ka}
 	rj.prepare = schemas.PrepareJob{
 		Kind: schemas.KindBackup, Storage: storage.Name, Exclude: fs.Exclude, OneFileSystem: fs.OneFileSystem, Level: level,
-		BandwidthBps: jc.MaxBandwidth,
+		BandwidthBps: jc.MaxBandwidth, KeepaliveMs: ka,
 	}
 	for _, p := range fs.Include {
 		rj.prepare.Include = append(rj.prepare.Include, []byte(p))
@@ -92,13 +94,25 @@ func (d *Director) apiRestore(ctx context.Context, _ string, req schemas.Restore
 	if jc, ok := d.cfg.Job(src.Name); ok {
 		rj.limits.noProgress = jc.NoProgressTimeout
 	}
-	rj.open = schemas.SessionOpen{Kind: schemas.KindRestore, Client: client.Name, SourceJob: src.ID, Paths: req.Paths, BandwidthBps: req.BandwidthBps}
+	ka := keepaliveMs(d.cfg.DataKeepalive)
+	rj.open = schemas.SessionOpen{Kind: schemas.KindRestore, Client: client.Name, SourceJob: src.ID, Paths: req.Paths, BandwidthBps: req.BandwidthBps, KeepaliveMs: ka}
 	for _, m := range media {
 		rj.open.Media = append(rj.open.Media, schemas.MediaRef{Volume: m.Volume, Start: m.StartOffset, End: m.EndOffset})
 	}
-	rj.prepare = schemas.PrepareJob{Kind: schemas.KindRestore, Storage: storage.Name, Target: req.Target, Replace: replace}
+	rj.prepare = schemas.PrepareJob{Kind: schemas.KindRestore, Storage: storage.Name, Target: req.Target, Replace: replace, KeepaliveMs: ka}
 	id, err := d.launch(ctx, rj)
 	return schemas.RunReply{JobID: id}, err
+}
+
+// keepaliveMs puts data_keepalive in the keepalive_ms field of PrepareJob
+// and SessionOpen: a period in ms, or -1 when it is off (0s). Zero is never
+// sent: an absent field means "the agent's default", which is what older
+// directors, knowing no such setting, get.
+func keepaliveMs(d time.Duration) int64 {
+	if d <= 0 {
+		return -1
+	}
+	return max(d.Milliseconds(), 1)
 }
 
 func checkTarget(t []byte) error {

@@ -81,20 +81,8 @@ func (d *Director) fail(format string, args ...any) (catalog.Result, int) {
 func (d *Director) execute(rj *runningJob) (catalog.Result, int) {
 	plan := planData(rj.client, rj.storage)
 	rj.open.Initiator, rj.prepare.Initiator = plan.Initiator, plan.Initiator
-	if err := d.waitAgents(rj); err != nil {
-		return d.stepFailed(rj, "%v", err)
-	}
-	opened, err := request(rj.ctx, d, schemas.SDOpen, rj.open, rj.storage.Name)
-	if err != nil {
-		return d.stepFailed(rj, "%s", agentErr("storage daemon", rj.storage.Name, "open a session", err))
-	}
-	rj.prepare.Key = opened.Key
-	ack, err := request(rj.ctx, d, schemas.FDPrepare, rj.prepare, rj.client.Name)
-	if err != nil {
-		return d.stepFailed(rj, "%s", agentErr("client", rj.client.Name, "prepare the job", err))
-	}
-	if ack.Note != "" {
-		d.note(rj.job.ID, catalog.LevelWarning, "client %s: %s", rj.client.Name, ack.Note)
+	if res, failed := d.openAndPrepare(rj); failed {
+		return res, 0
 	}
 	rj.started = d.now()
 	if err := d.cat.MarkRunning(rj.ctx, rj.job.ID, rj.started); err != nil {
@@ -111,6 +99,40 @@ func (d *Director) execute(rj *runningJob) (catalog.Result, int) {
 		return d.stepFailed(rj, "%v", err)
 	}
 	return d.collect(rj)
+}
+
+// openAndPrepare waits for the agents (max_wait), has the sd open a session
+// (minting the key) and the fd prepare. An agent that looked online but
+// does not answer sends the job back to waiting while its max_wait lasts.
+func (d *Director) openAndPrepare(rj *runningJob) (catalog.Result, bool) {
+	for {
+		if err := d.waitAgents(rj); err != nil {
+			res, _ := d.stepFailed(rj, "%v", err)
+			return res, true
+		}
+		opened, err := request(rj.ctx, d, schemas.SDOpen, rj.open, rj.storage.Name)
+		if d.mayWaitAgain(rj, "sd", rj.storage.Name, err) {
+			continue
+		}
+		if err != nil {
+			res, _ := d.stepFailed(rj, "%s", agentErr("storage daemon", rj.storage.Name, "open a session", err))
+			return res, true
+		}
+		rj.prepare.Key = opened.Key
+		ack, err := request(rj.ctx, d, schemas.FDPrepare, rj.prepare, rj.client.Name)
+		if d.mayWaitAgain(rj, "fd", rj.client.Name, err) {
+			d.abortAgents(catalog.Job{ID: rj.job.ID, Storage: rj.storage.Name}, "client went away before the job started", "failed")
+			continue
+		}
+		if err != nil {
+			res, _ := d.stepFailed(rj, "%s", agentErr("client", rj.client.Name, "prepare the job", err))
+			return res, true
+		}
+		if ack.Note != "" {
+			d.note(rj.job.ID, catalog.LevelWarning, "client %s: %s", rj.client.Name, ack.Note)
+		}
+		return catalog.Result{}, false
+	}
 }
 
 // stepFailed ends a job whose step failed: an ended job context explains

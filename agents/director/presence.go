@@ -48,3 +48,11 @@ func (p *presence) all() map[string]seenAgent {
 	}
 	return out
 }
+
+// forget drops what is known of role/name: it did not answer although it
+// heartbeat recently (it stopped since).
+func (p *presence) forget(role, name string) {
+	p.mu.Lock()
+	delete(p.seen, role+"/"+name)
+	p.mu.Unlock()
+}

@@ -2,10 +2,12 @@ package director
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ferrybackup/ferry/agents/director/catalog"
+	"github.com/ferrybackup/ferry/bus"
 )
 
 // waitAgents holds a job whose client or storage daemon is offline for up
@@ -36,10 +38,25 @@ func (d *Director) waitAgents(rj *runningJob) error {
 	return nil
 }
 
+// bothOnline: both agents heartbeat, and a passive client's bus link (as
+// the hub sees it) is up.
 func (d *Director) bothOnline(rj *runningJob) bool {
 	_, fd := d.presence.lookup("fd", rj.client.Name, d.now())
 	_, sd := d.presence.lookup("sd", rj.storage.Name, d.now())
+	if l, ok := d.linkOf(rj.client.Name); ok && rj.client.Passive && !l.Up {
+		fd = false
+	}
 	return fd && sd
+}
+
+// mayWaitAgain: a job with max_wait whose agent did not answer, although it
+// looked online, goes back to waiting while its max_wait lasts.
+func (d *Director) mayWaitAgain(rj *runningJob, role, name string, err error) bool {
+	if !errors.Is(err, bus.ErrNoResponders) || rj.client.MaxWait <= 0 || d.now().Sub(rj.job.Created) >= rj.client.MaxWait {
+		return false
+	}
+	d.presence.forget(role, name)
+	return true
 }
 
 func (d *Director) absent(rj *runningJob) string {

@@ -140,21 +140,23 @@ func (a *Agent) onAbort(_ context.Context, _ string, req schemas.AbortJob) (sche
 	a.log.Warn("session aborted by the director", "job", req.JobID, "reason", req.Reason, "status", req.Status)
 	s.canceled.Store(req.Status == "canceled")
 	s.abort("aborted by the director: " + req.Reason)
+	a.forget(s) // the job id is free at once: the director may open it again
 	return schemas.Ack{}, nil
 }
 
 // run waits for the data socket, moves the data, and reports.
 func (a *Agent) run(s *session) {
 	defer func() {
-		a.mu.Lock()
-		delete(a.sessions, s.open.JobID)
-		a.mu.Unlock()
+		a.forget(s)
 		a.release(s)
 		s.cancel(nil)
 	}()
 	rep := schemas.AgentReport{JobID: s.open.JobID, Agent: a.cfg.Name, Role: "sd"}
 	conn, err := a.waitConn(s)
 	if err == nil {
+		if kerr := datapath.SetKeepAlive(conn, datapath.KeepAliveFromMs(s.open.KeepaliveMs)); kerr != nil {
+			a.log.Warn("data socket keepalive not set", "job", s.open.JobID, "err", kerr)
+		}
 		stop := context.AfterFunc(s.ctx, func() { conn.Close() })
 		if s.open.Kind == schemas.KindBackup {
 			err = a.store(s, conn, &rep)
@@ -201,4 +203,13 @@ func (a *Agent) report(rep schemas.AgentReport) {
 	if _, err := bus.Deliver(ctx, a.bus, schemas.DirReport, rep, "sd", a.cfg.Name); err != nil {
 		a.log.Error("job report not delivered", "job", rep.JobID, "err", err)
 	}
+}
+
+// forget removes s from the sessions if it is still the job's session.
+func (a *Agent) forget(s *session) {
+	a.mu.Lock()
+	if a.sessions[s.open.JobID] == s {
+		delete(a.sessions, s.open.JobID)
+	}
+	a.mu.Unlock()
 }
