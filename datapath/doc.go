@@ -10,6 +10,9 @@
 //	header   = file metadata (FileHeader), then zero or more data/hole records,
 //	           then a trailer with the content checksum
 //	end      = stream totals, last record of a stream
+//	heartbeat = empty record a quiet sender writes to keep the socket's path
+//	           alive (Writer.StartHeartbeats); receivers skip it, the sd
+//	           never stores it
 //
 // Whoever dialed, the roles after the handshake are fixed by the job kind:
 // on backup the fd sends, on restore the sd sends.

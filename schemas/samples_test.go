@@ -113,6 +113,7 @@ var samples = []sample{
 		Target:        []byte("/restore/a\xffb"),
 		Replace:       "ifnewer",
 		BandwidthBps:  10 << 20,
+		KeepaliveMs:   2000,
 	}),
 	sampleOf(SessionOpen{
 		JobID:        43,
@@ -123,6 +124,7 @@ var samples = []sample{
 		Media:        sampleMedia,
 		BandwidthBps: 10 << 20,
 		Paths:        [][]byte{[]byte("home/ann"), []byte("etc/a\xffb")},
+		KeepaliveMs:  -1,
 	}),
 	sampleOf(SessionOpened{JobID: 42, Key: []byte{0xca, 0xfe, 0x00, 0xff}, Volume: "Full-0001"}),
 	sampleOf(DataConnect{JobID: 42, Addr: "10.0.0.2:9103", Peer: "disk1"}),

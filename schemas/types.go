@@ -41,6 +41,7 @@ type PrepareJob struct {
 	Target        []byte   `msgpack:"target" desc:"restore: folder on the client that receives the files"`
 	Replace       string   `msgpack:"replace" desc:"restore: never, ifnewer or always"`
 	BandwidthBps  int64    `msgpack:"bw,omitempty" desc:"maximum bytes per second on the data socket, 0 for none"`
+	KeepaliveMs   int64    `msgpack:"keepalive_ms,omitempty" desc:"(v2) data socket liveness period in ms: TCP keepalive on both ends, heartbeat records from the sending side; absent or 0 (an older director): the agent default, 2000; negative: both off"`
 }
 
 // SessionOpen asks the sd to prepare a data session.
@@ -53,6 +54,7 @@ type SessionOpen struct {
 	Media        []MediaRef `msgpack:"media,omitempty" desc:"restore: the source job's sessions, in order"`
 	Paths        [][]byte   `msgpack:"paths,omitempty" desc:"restore: only these stored paths (and what lies below them); empty for all"`
 	BandwidthBps int64      `msgpack:"bw,omitempty" desc:"(v2) restore: maximum bytes per second the sd sends, 0 for none"`
+	KeepaliveMs  int64      `msgpack:"keepalive_ms,omitempty" desc:"(v2) data socket liveness period in ms: TCP keepalive on both ends, heartbeat records from the sending side; absent or 0 (an older director): the agent default, 2000; negative: both off"`
 }
 
 // SessionOpened is the sd's reply to SessionOpen.

@@ -10,7 +10,7 @@ import (
 
 var (
 	directorSchema = attrSchema("nats_listen", "nats_url", "data_dir", "catalog",
-		"events_max_age", "events_max_bytes", "connect_timeout", "job_timeout")
+		"events_max_age", "events_max_bytes", "connect_timeout", "job_timeout", "data_keepalive")
 	clientSchema  = attrSchema("address", "data_port", "passive", "max_wait", "leaf_port", "leaf_password_file")
 	storageSchema = attrSchema("address", "data_port")
 	filesetSchema = attrSchema("include", "exclude", "one_file_system")
@@ -47,6 +47,7 @@ func (f *file) directorBlock() (*Director, *dirPos) {
 		EventsMaxAge:   DefaultEventsMaxAge,
 		EventsMaxBytes: DefaultEventsMaxBytes,
 		ConnectTimeout: DefaultConnectTimeout,
+		DataKeepalive:  DefaultDataKeepalive,
 	}
 	value(b, "nats_listen", &d.NATSListen)
 	value(b, "nats_url", &d.NATSURL)
@@ -56,6 +57,7 @@ func (f *file) directorBlock() (*Director, *dirPos) {
 	b.size("events_max_bytes", &d.EventsMaxBytes)
 	b.duration("connect_timeout", &d.ConnectTimeout)
 	b.duration("job_timeout", &d.JobTimeout)
+	b.duration("data_keepalive", &d.DataKeepalive)
 	return d, &dirPos{director: b.pos}
 }
 

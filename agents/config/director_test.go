@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,6 +59,7 @@ func TestParseDirectorDefaults(t *testing.T) {
 		EventsMaxAge:   720 * time.Hour,
 		EventsMaxBytes: 1 << 30,
 		ConnectTimeout: 10 * time.Second,
+		DataKeepalive:  2 * time.Second,
 		Clients: []Client{
 			{Name: "web1", Address: "10.0.0.5", DataPort: 9102, LeafPort: 7422},
 			{Name: "db1", Address: "db1.example.com", DataPort: 19102, Passive: true, MaxWait: 5 * time.Minute,
@@ -92,6 +94,7 @@ director "d" {
   events_max_bytes = 1048576
   connect_timeout  = "3s"
   job_timeout      = "2h"
+  data_keepalive   = "30s"
 }`
 	got, err := ParseDirector("d.hcl", []byte(src))
 	if err != nil {
@@ -101,7 +104,7 @@ director "d" {
 		Name: "d", NATSListen: "0.0.0.0:4333", NATSURL: "nats://nats1:4222,nats://nats2:4222",
 		DataDir: "/data", Catalog: "postgres://ferry@db/ferry",
 		EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 1 << 20,
-		ConnectTimeout: 3 * time.Second, JobTimeout: 2 * time.Hour,
+		ConnectTimeout: 3 * time.Second, JobTimeout: 2 * time.Hour, DataKeepalive: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseDirector =\n%+v\nwant\n%+v", got, want)
@@ -137,5 +140,34 @@ func TestDataAddressIPv6(t *testing.T) {
 	c := Client{Address: "fd00::5", DataPort: 9102}
 	if got := c.DataAddress(); got != "[fd00::5]:9102" {
 		t.Errorf("DataAddress = %q", got)
+	}
+}
+
+// data_keepalive = "0s" turns keepalive and heartbeats off: it parses to 0,
+// unlike a file that leaves it out (DefaultDataKeepalive). Negative is an
+// error.
+func TestParseDirectorDataKeepalive(t *testing.T) {
+	for _, tc := range []struct {
+		attr string
+		want time.Duration
+		bad  string
+	}{
+		{"", DefaultDataKeepalive, ""},
+		{`data_keepalive = "0s"`, 0, ""},
+		{`data_keepalive = "1s"`, time.Second, ""},
+		{`data_keepalive = "-2s"`, 0, "must not be negative"},
+	} {
+		src := "director \"d\" {\n  data_dir = \"/data\"\n  " + tc.attr + "\n}\n"
+		got, err := ParseDirector("d.hcl", []byte(src))
+		switch {
+		case tc.bad != "":
+			if err == nil || !strings.Contains(err.Error(), tc.bad) {
+				t.Errorf("%q: err %v, want %q", tc.attr, err, tc.bad)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.attr, err)
+		case got.DataKeepalive != tc.want:
+			t.Errorf("%q: DataKeepalive %s, want %s", tc.attr, got.DataKeepalive, tc.want)
+		}
 	}
 }

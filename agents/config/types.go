@@ -21,6 +21,7 @@ const (
 	DefaultEventsMaxBytes    = 1 << 30
 	DefaultConnectTimeout    = 10 * time.Second
 	DefaultNoProgressTimeout = 5 * time.Minute
+	DefaultDataKeepalive     = 2 * time.Second
 	DefaultLeafPort          = 7422
 	DefaultFDLeafListen      = ":7422"
 	DefaultClientDataPort    = 9102
@@ -43,6 +44,11 @@ type Director struct {
 	EventsMaxBytes int64
 	ConnectTimeout time.Duration
 	JobTimeout     time.Duration // 0: none
+	// DataKeepalive keeps idle data sockets alive through NAT routers and
+	// firewalls that forget idle flows: TCP keepalive probes on both ends
+	// and heartbeat records from the sending side after this long without
+	// traffic (default DefaultDataKeepalive; 0: both off).
+	DataKeepalive time.Duration
 
 	Clients  []Client
 	Storages []Storage

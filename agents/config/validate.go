@@ -71,6 +71,7 @@ func (c *checker) director(d *Director, p *blockPos) {
 	}
 	c.check(p, k, "connect_timeout", checkNonNegative(d.ConnectTimeout))
 	c.check(p, k, "job_timeout", checkNonNegative(d.JobTimeout))
+	c.check(p, k, "data_keepalive", checkKeepalive(d.DataKeepalive))
 }
 
 func (c *checker) client(cl Client, p *blockPos) {

@@ -190,6 +190,7 @@ storage "s" {
   events_max_bytes = "lots"
   connect_timeout = "soon"
   job_timeout = "-5s"
+  data_keepalive = "500ms"
 }`, []want{
 			{`director "d".data_dir`, 1, "required: the directory for the JetStream store"},
 			{`director "d".nats_listen`, 2, "missing port in address"},
@@ -199,6 +200,7 @@ storage "s" {
 			{`director "d".events_max_bytes`, 6, `invalid size "lots"`},
 			{`director "d".connect_timeout`, 7, `invalid duration "soon"`},
 			{`director "d".job_timeout`, 8, "must not be negative"},
+			{`director "d".data_keepalive`, 9, "too short: use at least 1s"},
 		}},
 		{"passive client", dirHead + `client "c" {
   address            = "h"

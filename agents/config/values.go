@@ -155,6 +155,18 @@ func checkNonNegative(d time.Duration) error {
 	return nil
 }
 
+// checkKeepalive accepts 0 (off) or a period of at least a second: TCP
+// keepalive counts in whole seconds.
+func checkKeepalive(d time.Duration) error {
+	if err := checkNonNegative(d); err != nil {
+		return err
+	}
+	if d > 0 && d < time.Second {
+		return fmt.Errorf("%s is too short: use at least 1s (TCP keepalive counts whole seconds), or 0s to turn keepalive and heartbeats off", d)
+	}
+	return nil
+}
+
 // checkCatalog accepts a postgres URL or a file path.
 func checkCatalog(s string) error {
 	scheme, _, isURL := strings.Cut(s, "://")

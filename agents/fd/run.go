@@ -32,6 +32,9 @@ func (a *Agent) run(j *job) {
 	log := newJobLog(a, j.prep.JobID)
 	conn, err := a.waitConn(j)
 	if err == nil {
+		if kerr := datapath.SetKeepAlive(conn, datapath.KeepAliveFromMs(j.prep.KeepaliveMs)); kerr != nil {
+			a.log.Warn("data socket keepalive not set", "job", j.prep.JobID, "err", kerr)
+		}
 		stop := context.AfterFunc(j.ctx, func() { conn.Close() })
 		err = a.transfer(j, conn, log, &rep)
 		stop()
@@ -77,7 +80,10 @@ func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentR
 	for _, p := range j.prep.Include {
 		spec.Include = append(spec.Include, string(p))
 	}
-	t, err := backup.Send(j.ctx, datapath.NewWriter(datapath.LimitWriter(j.ctx, conn, j.prep.BandwidthBps)), spec, log, prog)
+	w := datapath.NewWriter(datapath.LimitWriter(j.ctx, conn, j.prep.BandwidthBps))
+	stopBeats := w.StartHeartbeats(j.ctx, datapath.KeepAliveFromMs(j.prep.KeepaliveMs))
+	t, err := backup.Send(j.ctx, w, spec, log, prog)
+	stopBeats()
 	rep.Files, rep.Bytes = t.Files, t.Bytes
 	if err != nil {
 		return err

@@ -21,7 +21,12 @@ func (a *Agent) send(s *session, conn net.Conn, rep *schemas.AgentReport) error 
 	case <-s.ctx.Done():
 		return fmt.Errorf("session ended before the director said start: %w", context.Cause(s.ctx))
 	}
-	rp := newReplayer(s.ctx, datapath.NewWriter(datapath.LimitWriter(s.ctx, conn, s.open.BandwidthBps)), uint64(s.open.SourceJob), s.open.Client, s.open.Paths)
+	w := datapath.NewWriter(datapath.LimitWriter(s.ctx, conn, s.open.BandwidthBps))
+	// Heartbeats while the replay sends nothing (e.g. skipping what a
+	// path selection leaves out); the fd's receiver skips them.
+	stopBeats := w.StartHeartbeats(s.ctx, datapath.KeepAliveFromMs(s.open.KeepaliveMs))
+	defer stopBeats()
+	rp := newReplayer(s.ctx, w, uint64(s.open.SourceJob), s.open.Client, s.open.Paths)
 	defer rp.close()
 	for _, m := range s.open.Media {
 		if err := a.replay(s, m, rp); err != nil {

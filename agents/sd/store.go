@@ -68,8 +68,8 @@ func (st *storeState) receive(r *datapath.Reader) error {
 			}
 			return fmt.Errorf("data stream from client %s ended before its end record: %w", st.s.open.Client, err)
 		}
-		if st.first.IsZero() {
-			st.first = time.Now()
+		if st.first.IsZero() && rec.Kind != datapath.KindHeartbeat {
+			st.first = time.Now() // a heartbeat is no data
 		}
 		done, err := st.record(rec)
 		if err != nil || done {

@@ -61,7 +61,7 @@ func newDevSetup(dir string, natsPort int) (*devSetup, error) {
 	d := &config.Director{
 		Name: "dev", NATSListen: "127.0.0.1:" + strconv.Itoa(natsPort), DataDir: filepath.Join(dir, "director"),
 		Catalog: filepath.Join(dir, "director", "catalog.db"), EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 64 << 20,
-		ConnectTimeout: 10 * time.Second,
+		ConnectTimeout: 10 * time.Second, DataKeepalive: config.DefaultDataKeepalive,
 		Clients: []config.Client{
 			{Name: "dev-passive", Address: "127.0.0.1", DataPort: fdPort, Passive: true, LeafPort: leafPort, LeafPasswordFile: secret},
 			{Name: "dev-active", Address: "127.0.0.1", DataPort: config.DefaultClientDataPort},
