@@ -35,8 +35,15 @@ fuzz:
 	  done; \
 	done
 
-## bench: Go benchmarks of the hot paths (benchstat-friendly)
+## bench: end to end, one table: Ferry (real director, sd, passive and active fd) against tar + socat
+##   BENCH_OUT=FILE writes the medians as JSON; BENCH_SCALE=0.25 shrinks the datasets; BENCH_ROUNDS (3); see bench/README.md
 bench:
+	@command -v socat >/dev/null 2>&1 || { echo "make bench needs socat: apt-get install -y socat"; exit 1; }
+	BENCH_OUT='$(BENCH_OUT)' BENCH_SCALE='$(BENCH_SCALE)' BENCH_ROUNDS='$(BENCH_ROUNDS)' $(GO) run ./bench/cmd/ferrybench
+
+## bench-go: Go benchmarks of the hot paths (benchstat-friendly, into bench.txt)
+.PHONY: bench-go
+bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./datapath/ ./agents/sd/volume/ ./agents/director/catalog/sqlite/ ./agents/fd/backup/ | tee bench.txt
 
 ## docs: regenerate docs/bus.md from schemas/

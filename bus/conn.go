@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -43,6 +44,11 @@ type Options struct {
 func Connect(url string, opt Options, log *slog.Logger) (*Conn, error) {
 	opts := []nats.Option{
 		nats.Name(opt.Name),
+		// Kernel keepalives every few seconds keep the bus link through NAT
+		// routers with short idle timeouts, even while the process is not
+		// running (a frozen or busy agent sends no pings).
+		nats.SetCustomDialer(&net.Dialer{Timeout: 5 * time.Second, KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: 4 * time.Second, Interval: 4 * time.Second, Count: 15}}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
