@@ -136,6 +136,6 @@ func (a *Agent) abortAll(reason string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, j := range a.jobs {
-		j.cancel(errors.New(reason))
+		j.ch.Abort(errors.New(reason))
 	}
 }

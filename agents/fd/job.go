@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/ferrybackup/ferry/bus"
@@ -18,13 +17,8 @@ const connectWait = 2 * time.Minute
 
 // job is one job prepared on this fd.
 type job struct {
-	prep     schemas.PrepareJob
-	expected *datapath.Expected
-	conns    chan net.Conn
-	started  chan struct{}
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-	once     sync.Once
+	prep schemas.PrepareJob
+	ch   *datapath.Channel
 }
 
 func (a *Agent) onPrepare(_ context.Context, _ string, req schemas.PrepareJob) (schemas.Ack, error) {
@@ -38,10 +32,9 @@ func (a *Agent) onPrepare(_ context.Context, _ string, req schemas.PrepareJob) (
 	if len(req.Key) != datapath.KeyLen {
 		return schemas.Ack{}, fmt.Errorf("job %d: session key has %d bytes, want %d", req.JobID, len(req.Key), datapath.KeyLen)
 	}
-	j := &job{prep: req, conns: make(chan net.Conn, 1), started: make(chan struct{})}
-	j.ctx, j.cancel = context.WithCancelCause(context.Background())
+	j := &job{prep: req, ch: datapath.NewChannel()}
 	if req.Initiator == schemas.InitiatorSD {
-		j.expected = a.ln.Expect(uint64(req.JobID), datapath.RoleSD, req.Key)
+		j.ch.ExpectOn(a.ln, uint64(req.JobID), datapath.RoleSD, req.Key)
 	}
 	a.mu.Lock()
 	_, dup := a.jobs[req.JobID]
@@ -50,10 +43,7 @@ func (a *Agent) onPrepare(_ context.Context, _ string, req schemas.PrepareJob) (
 	}
 	a.mu.Unlock()
 	if dup {
-		j.cancel(nil)
-		if j.expected != nil {
-			j.expected.Cancel()
-		}
+		j.ch.Close()
 		return schemas.Ack{}, fmt.Errorf("job %d is already prepared on client %s", req.JobID, a.cfg.Name)
 	}
 	go a.run(j)
@@ -99,11 +89,10 @@ func (a *Agent) onConnect(_ context.Context, _ string, req schemas.DataConnect) 
 	if j.prep.Initiator != schemas.InitiatorFD {
 		return schemas.DataConnected{}, fmt.Errorf("job %d: the sd dials this client, it does not dial out", req.JobID)
 	}
-	c, err := datapath.Dial(j.ctx, req.Addr, datapath.RoleFD, uint64(req.JobID), j.prep.Key, a.cfg.ConnectTimeout)
+	c, err := j.ch.Dial(req.Addr, datapath.RoleFD, uint64(req.JobID), j.prep.Key, a.cfg.ConnectTimeout)
 	if err != nil {
 		return schemas.DataConnected{}, fmt.Errorf("dial %s: %w", req.Addr, err)
 	}
-	j.conns <- c
 	return schemas.DataConnected{JobID: req.JobID, From: c.LocalAddr().String(), To: req.Addr}, nil
 }
 
@@ -112,7 +101,7 @@ func (a *Agent) onStart(_ context.Context, _ string, req schemas.DataStart) (sch
 	if err != nil {
 		return schemas.Ack{}, err
 	}
-	j.once.Do(func() { close(j.started) })
+	j.ch.Start()
 	return schemas.Ack{}, nil
 }
 
@@ -122,26 +111,19 @@ func (a *Agent) onAbort(_ context.Context, _ string, req schemas.AbortJob) (sche
 		return schemas.Ack{Note: "no such job"}, nil
 	}
 	a.log.Warn("job aborted by the director", "job", req.JobID, "reason", req.Reason)
-	j.cancel(errors.New("aborted by the director: " + req.Reason))
+	j.ch.Abort(errors.New("aborted by the director: " + req.Reason))
 	return schemas.Ack{}, nil
 }
 
 func (a *Agent) waitConn(j *job) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(j.ctx, connectWait)
-	defer cancel()
-	if j.expected != nil {
-		c, err := j.expected.Wait(ctx)
-		if err != nil {
+	c, err := j.ch.Wait(connectWait)
+	if err != nil {
+		if j.prep.Initiator == schemas.InitiatorSD {
 			return nil, fmt.Errorf("storage daemon %s never connected: %w", j.prep.Storage, err)
 		}
-		return c, nil
+		return nil, fmt.Errorf("no data connection to storage daemon %s: %w", j.prep.Storage, err)
 	}
-	select {
-	case c := <-j.conns:
-		return c, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("no data connection to storage daemon %s: %w", j.prep.Storage, context.Cause(ctx))
-	}
+	return c, nil
 }
 
 // deliver sends a message that must reach the director, retrying until it

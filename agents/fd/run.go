@@ -23,10 +23,7 @@ func (a *Agent) run(j *job) {
 		a.mu.Lock()
 		delete(a.jobs, j.prep.JobID)
 		a.mu.Unlock()
-		if j.expected != nil {
-			j.expected.Cancel()
-		}
-		j.cancel(nil)
+		j.ch.Close()
 	}()
 	rep := schemas.AgentReport{JobID: j.prep.JobID, Agent: a.cfg.Name, Role: "fd"}
 	log := newJobLog(a, j.prep.JobID)
@@ -35,14 +32,14 @@ func (a *Agent) run(j *job) {
 		if kerr := datapath.SetKeepAlive(conn, datapath.KeepAliveFromMs(j.prep.KeepaliveMs)); kerr != nil {
 			a.log.Warn("data socket keepalive not set", "job", j.prep.JobID, "err", kerr)
 		}
-		stop := context.AfterFunc(j.ctx, func() { conn.Close() })
+		stop := context.AfterFunc(j.ch.Context(), func() { conn.Close() })
 		err = a.transfer(j, conn, log, &rep)
 		stop()
 		conn.Close()
 	}
 	if err != nil {
-		if cause := context.Cause(j.ctx); j.ctx.Err() != nil && cause != nil {
-			err = fmt.Errorf("%w (%v)", cause, err)
+		if ctx := j.ch.Context(); ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 		}
 		rep.Reason = err.Error()
 		a.log.Warn("job failed", "job", j.prep.JobID, "err", err)
@@ -58,12 +55,12 @@ func (a *Agent) run(j *job) {
 }
 
 func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentReport) error {
-	pctx, stop := context.WithCancel(j.ctx)
+	pctx, stop := context.WithCancel(j.ch.Context())
 	defer stop()
 	prog := a.progress(pctx, j.prep.JobID)
 	if j.prep.Kind == schemas.KindRestore {
 		opt := restore.Options{Replace: j.prep.Replace, Owner: isRoot()}
-		t, _, err := restore.Receive(j.ctx, datapath.NewReader(conn), string(j.prep.Target), opt, log, prog)
+		t, _, err := restore.Receive(j.ch.Context(), datapath.NewReader(conn), string(j.prep.Target), opt, log, prog)
 		rep.Files, rep.Bytes = t.Received, t.ReceivedBytes
 		if err == nil && (t.Files != t.Received || t.Bytes != t.ReceivedBytes) {
 			log.Info(fmt.Sprintf("restored %d of %d entries and %d of %d bytes (the rest was kept by the replace policy or skipped with a warning)",
@@ -71,18 +68,16 @@ func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentR
 		}
 		return err
 	}
-	select {
-	case <-j.started:
-	case <-j.ctx.Done():
-		return fmt.Errorf("job ended before the director said start: %w", context.Cause(j.ctx))
+	if err := j.ch.WaitStart(); err != nil {
+		return err
 	}
 	spec := fileset.Spec{Exclude: j.prep.Exclude, OneFileSystem: j.prep.OneFileSystem}
 	for _, p := range j.prep.Include {
 		spec.Include = append(spec.Include, string(p))
 	}
-	w := datapath.NewWriter(datapath.LimitWriter(j.ctx, conn, j.prep.BandwidthBps))
-	stopBeats := w.StartHeartbeats(j.ctx, datapath.KeepAliveFromMs(j.prep.KeepaliveMs))
-	t, err := backup.Send(j.ctx, w, spec, log, prog)
+	w := datapath.NewWriter(datapath.LimitWriter(j.ch.Context(), conn, j.prep.BandwidthBps))
+	stopBeats := w.StartHeartbeats(j.ch.Context(), datapath.KeepAliveFromMs(j.prep.KeepaliveMs))
+	t, err := backup.Send(j.ch.Context(), w, spec, log, prog)
 	stopBeats()
 	rep.Files, rep.Bytes = t.Files, t.Bytes
 	if err != nil {

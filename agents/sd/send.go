@@ -16,17 +16,15 @@ import (
 // Records are replayed as stored; a path selection drops the records of
 // files outside it, and keeps hardlink groups whole (see replayer.header).
 func (a *Agent) send(s *session, conn net.Conn, rep *schemas.AgentReport) error {
-	select {
-	case <-s.started:
-	case <-s.ctx.Done():
-		return fmt.Errorf("session ended before the director said start: %w", context.Cause(s.ctx))
+	if err := s.ch.WaitStart(); err != nil {
+		return err
 	}
-	w := datapath.NewWriter(datapath.LimitWriter(s.ctx, conn, s.open.BandwidthBps))
+	w := datapath.NewWriter(datapath.LimitWriter(s.ctx(), conn, s.open.BandwidthBps))
 	// Heartbeats while the replay sends nothing (e.g. skipping what a
 	// path selection leaves out); the fd's receiver skips them.
-	stopBeats := w.StartHeartbeats(s.ctx, datapath.KeepAliveFromMs(s.open.KeepaliveMs))
+	stopBeats := w.StartHeartbeats(s.ctx(), datapath.KeepAliveFromMs(s.open.KeepaliveMs))
 	defer stopBeats()
-	rp := newReplayer(s.ctx, w, uint64(s.open.SourceJob), s.open.Client, s.open.Paths)
+	rp := newReplayer(s.ctx(), w, uint64(s.open.SourceJob), s.open.Client, s.open.Paths)
 	defer rp.close()
 	for _, m := range s.open.Media {
 		if err := a.replay(s, m, rp); err != nil {

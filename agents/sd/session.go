@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,17 +23,14 @@ type session struct {
 	open     schemas.SessionOpen
 	key      []byte
 	vol      *volume.Volume // backup: reserved volume
-	expected *datapath.Expected
-	conns    chan net.Conn
-	started  chan struct{}
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-
-	once     sync.Once
+	ch       *datapath.Channel
 	canceled atomic.Bool // aborted as canceled: the session end says so
 }
 
-func (s *session) abort(reason string) { s.cancel(errors.New(reason)) }
+func (s *session) abort(reason string) { s.ch.Abort(errors.New(reason)) }
+
+// ctx ends when the session is aborted or over.
+func (s *session) ctx() context.Context { return s.ch.Context() }
 
 // endStatus is how an aborted session is recorded on the volume.
 func (s *session) endStatus() volume.Status {
@@ -48,8 +44,7 @@ func (a *Agent) onOpen(ctx context.Context, _ string, req schemas.SessionOpen) (
 	if err := schemas.CheckToken(req.Client); err != nil {
 		return schemas.SessionOpened{}, fmt.Errorf("client: %w", err)
 	}
-	s := &session{open: req, key: datapath.NewKey(), conns: make(chan net.Conn, 1), started: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	s := &session{open: req, key: datapath.NewKey(), ch: datapath.NewChannel()}
 	reply := schemas.SessionOpened{JobID: req.JobID, Key: s.key}
 	switch req.Kind {
 	case schemas.KindBackup:
@@ -66,7 +61,7 @@ func (a *Agent) onOpen(ctx context.Context, _ string, req schemas.SessionOpen) (
 		return reply, fmt.Errorf("unknown job kind %q", req.Kind)
 	}
 	if req.Initiator == schemas.InitiatorFD {
-		s.expected = a.ln.Expect(uint64(req.JobID), datapath.RoleFD, s.key)
+		s.ch.ExpectOn(a.ln, uint64(req.JobID), datapath.RoleFD, s.key)
 	}
 	if !a.register(s) {
 		a.release(s)
@@ -98,9 +93,7 @@ func (a *Agent) lookup(job int64) (*session, error) {
 
 // release returns the session's resources; its socket is closed by run.
 func (a *Agent) release(s *session) {
-	if s.expected != nil {
-		s.expected.Cancel()
-	}
+	s.ch.Close()
 	if s.vol != nil {
 		a.vols.release(s.vol)
 	}
@@ -115,11 +108,10 @@ func (a *Agent) onConnect(ctx context.Context, _ string, req schemas.DataConnect
 	if s.open.Initiator != schemas.InitiatorSD {
 		return schemas.DataConnected{}, fmt.Errorf("job %d: the fd dials this session, the sd does not", req.JobID)
 	}
-	c, err := datapath.Dial(s.ctx, req.Addr, datapath.RoleSD, uint64(req.JobID), s.key, a.cfg.ConnectTimeout)
+	c, err := s.ch.Dial(req.Addr, datapath.RoleSD, uint64(req.JobID), s.key, a.cfg.ConnectTimeout)
 	if err != nil {
 		return schemas.DataConnected{}, fmt.Errorf("dial %s: %w", req.Addr, err)
 	}
-	s.conns <- c
 	return schemas.DataConnected{JobID: req.JobID, From: c.LocalAddr().String(), To: req.Addr}, nil
 }
 
@@ -128,7 +120,7 @@ func (a *Agent) onStart(_ context.Context, _ string, req schemas.DataStart) (sch
 	if err != nil {
 		return schemas.Ack{}, err
 	}
-	s.once.Do(func() { close(s.started) })
+	s.ch.Start()
 	return schemas.Ack{}, nil
 }
 
@@ -149,7 +141,6 @@ func (a *Agent) run(s *session) {
 	defer func() {
 		a.forget(s)
 		a.release(s)
-		s.cancel(nil)
 	}()
 	rep := schemas.AgentReport{JobID: s.open.JobID, Agent: a.cfg.Name, Role: "sd"}
 	conn, err := a.waitConn(s)
@@ -157,7 +148,7 @@ func (a *Agent) run(s *session) {
 		if kerr := datapath.SetKeepAlive(conn, datapath.KeepAliveFromMs(s.open.KeepaliveMs)); kerr != nil {
 			a.log.Warn("data socket keepalive not set", "job", s.open.JobID, "err", kerr)
 		}
-		stop := context.AfterFunc(s.ctx, func() { conn.Close() })
+		stop := context.AfterFunc(s.ctx(), func() { conn.Close() })
 		if s.open.Kind == schemas.KindBackup {
 			err = a.store(s, conn, &rep)
 		} else {
@@ -167,8 +158,8 @@ func (a *Agent) run(s *session) {
 		conn.Close()
 	}
 	if err != nil {
-		if cause := context.Cause(s.ctx); cause != nil && s.ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", cause, err)
+		if ctx := s.ctx(); ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 		}
 		rep.OK, rep.Reason = false, err.Error()
 		a.log.Warn("session failed", "job", s.open.JobID, "err", err)
@@ -179,21 +170,14 @@ func (a *Agent) run(s *session) {
 }
 
 func (a *Agent) waitConn(s *session) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, connectWait)
-	defer cancel()
-	if s.expected != nil {
-		c, err := s.expected.Wait(ctx)
-		if err != nil {
+	c, err := s.ch.Wait(connectWait)
+	if err != nil {
+		if s.open.Initiator == schemas.InitiatorFD {
 			return nil, fmt.Errorf("no data connection from client %s: %w", s.open.Client, err)
 		}
-		return c, nil
+		return nil, fmt.Errorf("no data connection to client %s: %w", s.open.Client, err)
 	}
-	select {
-	case c := <-s.conns:
-		return c, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("no data connection to client %s: %w", s.open.Client, ctx.Err())
-	}
+	return c, nil
 }
 
 // report delivers the end-of-job report until the director acknowledges it.

@@ -161,7 +161,7 @@ func (st *storeState) end(p []byte) error {
 }
 
 func (st *storeState) sendChunk(seq int, files []schemas.FileEntry) error {
-	ctx, cancel := context.WithTimeout(st.s.ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(st.s.ctx(), 5*time.Minute)
 	defer cancel()
 	chunk := schemas.FileChunk{JobID: st.s.open.JobID, Seq: seq, Files: files}
 	if _, err := bus.Deliver(ctx, st.a.bus, schemas.DirFiles, chunk, st.a.cfg.Name); err != nil {

@@ -31,9 +31,8 @@ func TestStoreSkipsHeartbeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &session{open: schemas.SessionOpen{JobID: testJob, Kind: schemas.KindBackup, Client: "c1"}, vol: v}
-	s.ctx, s.cancel = context.WithCancelCause(context.Background())
-	defer s.cancel(nil)
+	s := &session{open: schemas.SessionOpen{JobID: testJob, Kind: schemas.KindBackup, Client: "c1"}, vol: v, ch: datapath.NewChannel()}
+	defer s.ch.Close()
 	st := &storeState{a: &Agent{cfg: Config{Name: "sd1", VolumeDir: dir}, bus: conn}, s: s, vs: vs}
 	st.files = bus.NewBatcher(conn, entrySize, st.sendChunk)
 
