@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"crypto/rand"
 	"os"
 	"os/exec"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferrybackup/ferry/agents/director/catalog"
-	"github.com/ferrybackup/ferry/agents/director/catalog/sqlite"
 	"github.com/ferrybackup/ferry/datapath"
 	"github.com/ferrybackup/ferry/integration/harness"
 	"github.com/ferrybackup/ferry/integration/testenv"
@@ -75,18 +72,13 @@ func TestPerFileProblems(t *testing.T) {
 	}
 }
 
-// fileFlags reads a job's file rows straight from the catalog: base name → flags.
+// fileFlags reads a job's file rows from the catalog: base name → flags.
 func fileFlags(t *testing.T, c *harness.Cluster, id int64) map[string]uint32 {
 	t.Helper()
-	cat, err := sqlite.Open(filepath.Join(c.Dir, "director", "catalog.db"))
-	must(t, err)
-	defer cat.Close()
 	out := map[string]uint32{}
-	err = cat.JobFiles(context.Background(), id, func(f catalog.File) error {
+	for _, f := range c.JobFiles(id) {
 		out[filepath.Base(string(f.Path))] = f.Flags
-		return nil
-	})
-	must(t, err)
+	}
 	return out
 }
 
