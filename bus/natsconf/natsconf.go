@@ -45,6 +45,11 @@ type Server struct {
 	StoreDir string // JetStream store
 	Cluster  *Cluster
 	Passive  []Passive // every passive client; only those for this node get a remote
+	// Users, when set, are the only connections the FERRY account admits:
+	// each authenticates with its nkey and gets its role's permissions
+	// (PermissionsFor). Empty: any connection without credentials joins the
+	// account with every right (no_auth_user).
+	Users []User
 }
 
 // Cluster joins several nodes.
@@ -67,9 +72,11 @@ func Config(s Server) (string, error) {
 	if s.Cluster != nil {
 		writeCluster(&b, *s.Cluster)
 	}
-	w("no_auth_user: %s\n", q(FerryUser))
+	if len(s.Users) == 0 {
+		w("no_auth_user: %s\n", q(FerryUser))
+	}
 	w("accounts {\n")
-	writeFerryAccount(&b, s.Passive)
+	writeFerryAccount(&b, s.Passive, s.Users)
 	for _, p := range s.Passive {
 		writePassiveAccount(&b, p)
 	}
@@ -100,7 +107,7 @@ func check(s Server) error {
 			return fmt.Errorf("passive client %s has no node: in a cluster every node would dial it, and the client drops links it sees twice; place it on one node", p.Name)
 		}
 	}
-	return nil
+	return checkUsers(s)
 }
 
 func writeRemotes(b *strings.Builder, s Server) {
@@ -124,8 +131,13 @@ func writeRemotes(b *strings.Builder, s Server) {
 	fmt.Fprintf(b, "reconnect_error_reports: 60\n")
 }
 
-func writeFerryAccount(b *strings.Builder, passive []Passive) {
-	fmt.Fprintf(b, "  %s {\n    jetstream: enabled\n    users: [ { user: %s } ]\n", FerryAccount, q(FerryUser))
+func writeFerryAccount(b *strings.Builder, passive []Passive, users []User) {
+	fmt.Fprintf(b, "  %s {\n    jetstream: enabled\n", FerryAccount)
+	if len(users) == 0 {
+		fmt.Fprintf(b, "    users: [ { user: %s } ]\n", q(FerryUser))
+	} else {
+		writeUsers(b, users)
+	}
 	var imports, exports []string
 	for _, p := range passive {
 		l := links(p.Name)

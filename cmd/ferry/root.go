@@ -39,6 +39,7 @@ func newRootCommand() *cobra.Command {
 		newStatusCommand(g), newWatchCommand(g), newConfigCommand(g), newVolumeCommand(g),
 	)
 	root.AddCommand(newNATSCommand(g))
+	root.AddCommand(newKeyCommand(g))
 	return root
 }
 
