@@ -164,3 +164,31 @@ func TestWatchEventsReplays(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyOnlyToInboxes: a request whose reply subject is another agent's
+// subject gets no answer there.
+func TestReplyOnlyToInboxes(t *testing.T) {
+	srv := bustest.Server(t)
+	a := bustest.Conn(t, srv, "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	subj, _ := schemas.APIJobs.Subject()
+	_, err := bus.Handle(ctx, a, schemas.APIJobs, subj, func(context.Context, string, schemas.JobsRequest) (schemas.JobsReply, error) {
+		return schemas.JobsReply{}, nil
+	})
+	must(t, err)
+	must(t, a.Flush(ctx))
+	nc, err := nats.Connect(srv.ClientURL())
+	must(t, err)
+	defer nc.Close()
+	victim, err := nc.SubscribeSync("ferry.fd.web2.abort")
+	must(t, err)
+	req, _ := schemas.Encode(schemas.JobsRequest{})
+	must(t, nc.PublishRequest(subj, "ferry.fd.web2.abort", req))
+	if _, err := victim.NextMsg(500 * time.Millisecond); err == nil {
+		t.Fatal("a reply landed on another agent's subject")
+	}
+	if _, err := bus.Request(ctx, bustest.Conn(t, srv, "b"), schemas.APIJobs, schemas.JobsRequest{}); err != nil {
+		t.Fatalf("a normal request: %v", err)
+	}
+}

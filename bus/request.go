@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ferrybackup/ferry/schemas"
 	"github.com/nats-io/nats.go"
@@ -74,6 +75,10 @@ func (c *Conn) serve(ctx context.Context, m *nats.Msg, fn func([]byte) ([]byte, 
 			_ = m.Respond(schemas.EncodeError("internal error"))
 		}
 	}()
+	if m.Reply != "" && !replySubject(m.Reply) {
+		c.log.Warn("request refused: its reply subject is not an inbox", "subject", m.Subject, "reply", m.Reply)
+		return
+	}
 	out, err := fn(m.Data)
 	if m.Reply == "" {
 		return
@@ -112,4 +117,12 @@ func Subscribe[T any](c *Conn, s schemas.Subject[T], subject string, fn func(sub
 		}
 		fn(m.Subject, v)
 	})
+}
+
+// replySubject: replies go only to inboxes (the client's own, or the
+// server's for requests across accounts); the server does not check reply
+// subjects against permissions, so a request must not aim a reply at
+// another agent's subject.
+func replySubject(s string) bool {
+	return strings.HasPrefix(s, "_INBOX") || strings.HasPrefix(s, "_R_.")
 }
