@@ -74,6 +74,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		_ = s.Unsubscribe()
 	}
 	a.abortAll("storage daemon shutting down")
+	a.vols.closeIdle()
 	return err
 }
 

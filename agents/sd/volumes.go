@@ -24,6 +24,7 @@ type volumes struct {
 	mu     sync.Mutex
 	busy   map[string]bool
 	failed map[string]bool
+	idle   map[string]*volume.Volume // open and appendable: opening checks the whole file, so it is done once
 }
 
 func openVolumes(dir, sdName string, max int64, log *slog.Logger) (*volumes, error) {
@@ -33,7 +34,7 @@ func openVolumes(dir, sdName string, max int64, log *slog.Logger) (*volumes, err
 	if max <= 0 {
 		max = 50 << 30
 	}
-	return &volumes{dir: dir, prefix: sdName + "-", max: max, log: log, busy: map[string]bool{}, failed: map[string]bool{}}, nil
+	return &volumes{dir: dir, prefix: sdName + "-", max: max, log: log, busy: map[string]bool{}, failed: map[string]bool{}, idle: map[string]*volume.Volume{}}, nil
 }
 
 // names lists this sd's volumes in the folder, lowest number first.
@@ -75,6 +76,11 @@ func (v *volumes) reserve() (*volume.Volume, error) {
 		if v.busy[n] || v.failed[n] {
 			continue
 		}
+		if vol := v.idle[n]; vol != nil {
+			delete(v.idle, n)
+			v.busy[n] = true
+			return vol, nil
+		}
 		if fi, err := os.Stat(filepath.Join(v.dir, n)); err != nil || fi.Size() >= v.max {
 			continue
 		}
@@ -100,6 +106,8 @@ func (v *volumes) reserve() (*volume.Volume, error) {
 	return vol, nil
 }
 
+// release returns a volume after its session: kept open for the next
+// session while it can take one, closed when it failed or is full.
 func (v *volumes) release(vol *volume.Volume) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -107,9 +115,24 @@ func (v *volumes) release(vol *volume.Volume) {
 	if err := vol.Failed(); err != nil {
 		v.failed[vol.Name()] = true
 		v.log.Error("volume marked failed: no further writes", "volume", vol.Name(), "err", err)
+	} else if vol.Size() < v.max {
+		v.idle[vol.Name()] = vol
+		return
 	}
 	if err := vol.Close(); err != nil {
 		v.log.Warn("volume close", "volume", vol.Name(), "err", err)
+	}
+}
+
+// closeIdle closes the volumes kept open between sessions.
+func (v *volumes) closeIdle() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for n, vol := range v.idle {
+		if err := vol.Close(); err != nil {
+			v.log.Warn("volume close", "volume", n, "err", err)
+		}
+		delete(v.idle, n)
 	}
 }
 
