@@ -4,7 +4,7 @@ BIN       ?= bin
 FUZZTIME  ?= 30s
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build demo test test-short vet fuzz bench docs clean
+.PHONY: all build demo demo-firewalled test test-short vet fuzz bench docs clean
 
 all: build
 
@@ -14,6 +14,13 @@ build:
 ## demo: real backup and restore through director, sd and two fds (one passive)
 demo:
 	bash deploy/demo.sh
+
+## demo-firewalled: the passive client behind a firewall that drops every
+## outbound connection (network namespaces, root): backup and restore, and
+## its outbound-attempt counter, which must read 0
+demo-firewalled:
+	$(GO) test -count=1 -run 'TestNetwork/firewalled_passive_client' -v ./integration/ 2>&1 | \
+	  grep -E 'outbound connection attempts|: job [0-9]+ |--- (PASS|FAIL|SKIP)|^(ok|FAIL)'
 
 ## test: every tier: unit, fuzz seeds, golden files, docs, integration (real processes)
 test: vet

@@ -336,9 +336,11 @@ func net4(host string, port int) string { return host + ":" + strconv.Itoa(port)
 // netCountersZero: host opened no connection, out or over loopback.
 func netCountersZero(t *testing.T, lab *netlab.Lab, host string) {
 	t.Helper()
-	if n, lo := lab.Counter(host, "new_out"), lab.Counter(host, "new_out_lo"); n != 0 || lo != 0 {
+	n, lo := lab.Counter(host, "new_out"), lab.Counter(host, "new_out_lo")
+	if n != 0 || lo != 0 {
 		t.Errorf("%s tried to open connections: new_out=%d new_out_lo=%d, want 0 and 0", host, n, lo)
 	}
+	t.Logf("outbound connection attempts from the client host %s: %d (and %d over its loopback)", lab.NS(host), n, lo)
 }
 
 // netCheckNetns: process pid (the program itself, not ip netns exec) lives
@@ -367,8 +369,10 @@ func netBackupRestore(t *testing.T, c *harness.Cluster, target, dir string) (bac
 		t.Errorf("backup did not end plainly ok with data %s: %s", dir, r.Stdout)
 	}
 	backup = jobID(t, r)
+	t.Log(strings.TrimSpace(r.Stdout))
 	r = c.Ferry("restore", "--job", backup, "--to", target, "--wait")
 	mustOK(t, r, "restore")
+	t.Log(strings.TrimSpace(r.Stdout))
 	if !strings.Contains(r.Stdout, "data "+dir+" ") {
 		t.Errorf("restore does not say data %s: %s", dir, r.Stdout)
 	}
