@@ -126,3 +126,32 @@ func Subscribe[T any](c *Conn, s schemas.Subject[T], subject string, fn func(sub
 func replySubject(s string) bool {
 	return strings.HasPrefix(s, "_INBOX") || strings.HasPrefix(s, "_R_.")
 }
+
+// Route is one handler to serve, bound by On or Listen and started by Serve.
+type Route func(ctx context.Context, c *Conn) (*nats.Subscription, error)
+
+// On binds a request handler to subject (r.Subject(...) or r.Wildcard()).
+func On[Req, Resp any](r schemas.Request[Req, Resp], subject string, h Handler[Req, Resp]) Route {
+	return func(ctx context.Context, c *Conn) (*nats.Subscription, error) { return Handle(ctx, c, r, subject, h) }
+}
+
+// Listen binds a subscriber (see Subscribe) to subject.
+func Listen[T any](s schemas.Subject[T], subject string, fn func(subject string, msg T)) Route {
+	return func(_ context.Context, c *Conn) (*nats.Subscription, error) { return Subscribe(c, s, subject, fn) }
+}
+
+// Serve starts every route; if one fails, the others are undone.
+func Serve(ctx context.Context, c *Conn, routes ...Route) ([]*nats.Subscription, error) {
+	subs := make([]*nats.Subscription, 0, len(routes))
+	for _, r := range routes {
+		s, err := r(ctx, c)
+		if err != nil {
+			for _, s := range subs {
+				_ = s.Unsubscribe()
+			}
+			return nil, fmt.Errorf("subscribe: %w", err)
+		}
+		subs = append(subs, s)
+	}
+	return subs, nil
+}

@@ -67,36 +67,21 @@ func (d *Director) Run(ctx context.Context) error {
 }
 
 func (d *Director) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
-	var subs []*nats.Subscription
-	add := func(s *nats.Subscription, err error) error {
-		if err == nil {
-			subs = append(subs, s)
-		}
-		return err
-	}
-	for _, err := range []error{
-		add(bus.Handle(ctx, d.bus, schemas.APIRun, schemas.APIRun.Wildcard(), d.apiRun)),
-		add(bus.Handle(ctx, d.bus, schemas.APIRestore, schemas.APIRestore.Wildcard(), d.apiRestore)),
-		add(bus.Handle(ctx, d.bus, schemas.APICancel, schemas.APICancel.Wildcard(), d.apiCancel)),
-		add(bus.Handle(ctx, d.bus, schemas.APIJobs, schemas.APIJobs.Wildcard(), d.apiJobs)),
-		add(bus.Handle(ctx, d.bus, schemas.APIJob, schemas.APIJob.Wildcard(), d.apiJob)),
-		add(bus.Handle(ctx, d.bus, schemas.APIStatus, schemas.APIStatus.Wildcard(), d.apiStatus)),
-		add(bus.Handle(ctx, d.bus, schemas.DirReport, schemas.DirReport.Wildcard(), d.onReport)),
-		add(bus.Handle(ctx, d.bus, schemas.DirFiles, schemas.DirFiles.Wildcard(), d.onFiles)),
-		add(bus.Handle(ctx, d.bus, schemas.DirLog, schemas.DirLog.Wildcard(), d.onLog)),
-		add(bus.Subscribe(d.bus, schemas.JobProgress, schemas.JobProgress.Wildcard(), d.onProgress)),
-		add(bus.Subscribe(d.bus, schemas.Presence, schemas.Presence.Wildcard(), func(_ string, hb schemas.Heartbeat) {
+	return bus.Serve(ctx, d.bus,
+		bus.On(schemas.APIRun, schemas.APIRun.Wildcard(), d.apiRun),
+		bus.On(schemas.APIRestore, schemas.APIRestore.Wildcard(), d.apiRestore),
+		bus.On(schemas.APICancel, schemas.APICancel.Wildcard(), d.apiCancel),
+		bus.On(schemas.APIJobs, schemas.APIJobs.Wildcard(), d.apiJobs),
+		bus.On(schemas.APIJob, schemas.APIJob.Wildcard(), d.apiJob),
+		bus.On(schemas.APIStatus, schemas.APIStatus.Wildcard(), d.apiStatus),
+		bus.On(schemas.DirReport, schemas.DirReport.Wildcard(), d.onReport),
+		bus.On(schemas.DirFiles, schemas.DirFiles.Wildcard(), d.onFiles),
+		bus.On(schemas.DirLog, schemas.DirLog.Wildcard(), d.onLog),
+		bus.Listen(schemas.JobProgress, schemas.JobProgress.Wildcard(), d.onProgress),
+		bus.Listen(schemas.Presence, schemas.Presence.Wildcard(), func(_ string, hb schemas.Heartbeat) {
 			d.presence.saw(hb, d.now())
-		})),
-	} {
-		if err != nil {
-			for _, s := range subs {
-				_ = s.Unsubscribe()
-			}
-			return nil, fmt.Errorf("subscribe: %w", err)
-		}
-	}
-	return subs, nil
+		}),
+	)
 }
 
 // failLeftovers ends jobs a previous director process left unfinished.

@@ -3,7 +3,6 @@ package fd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -95,29 +94,17 @@ func addrString(a net.Addr) string {
 }
 
 func (a *Agent) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
-	var subs []*nats.Subscription
 	name := a.cfg.Name
 	prep, _ := schemas.FDPrepare.Subject(name)
 	conn, _ := schemas.FDConnect.Subject(name)
 	start, _ := schemas.FDStart.Subject(name)
 	abort, _ := schemas.FDAbort.Subject(name)
-	for _, f := range []func() (*nats.Subscription, error){
-		func() (*nats.Subscription, error) {
-			return bus.Handle(ctx, a.bus, schemas.FDPrepare, prep, a.onPrepare)
-		},
-		func() (*nats.Subscription, error) {
-			return bus.Handle(ctx, a.bus, schemas.FDConnect, conn, a.onConnect)
-		},
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDStart, start, a.onStart) },
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.FDAbort, abort, a.onAbort) },
-	} {
-		s, err := f()
-		if err != nil {
-			return nil, fmt.Errorf("subscribe: %w", err)
-		}
-		subs = append(subs, s)
-	}
-	return subs, nil
+	return bus.Serve(ctx, a.bus,
+		bus.On(schemas.FDPrepare, prep, a.onPrepare),
+		bus.On(schemas.FDConnect, conn, a.onConnect),
+		bus.On(schemas.FDStart, start, a.onStart),
+		bus.On(schemas.FDAbort, abort, a.onAbort),
+	)
 }
 
 func (a *Agent) heartbeat() schemas.Heartbeat {

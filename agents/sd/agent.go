@@ -2,7 +2,6 @@ package sd
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -79,27 +78,17 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) subscribe(ctx context.Context) ([]*nats.Subscription, error) {
-	var subs []*nats.Subscription
 	name := a.cfg.Name
 	open, _ := schemas.SDOpen.Subject(name)
 	conn, _ := schemas.SDConnect.Subject(name)
 	start, _ := schemas.SDStart.Subject(name)
 	abort, _ := schemas.SDAbort.Subject(name)
-	for _, f := range []func() (*nats.Subscription, error){
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.SDOpen, open, a.onOpen) },
-		func() (*nats.Subscription, error) {
-			return bus.Handle(ctx, a.bus, schemas.SDConnect, conn, a.onConnect)
-		},
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.SDStart, start, a.onStart) },
-		func() (*nats.Subscription, error) { return bus.Handle(ctx, a.bus, schemas.SDAbort, abort, a.onAbort) },
-	} {
-		s, err := f()
-		if err != nil {
-			return nil, fmt.Errorf("subscribe: %w", err)
-		}
-		subs = append(subs, s)
-	}
-	return subs, nil
+	return bus.Serve(ctx, a.bus,
+		bus.On(schemas.SDOpen, open, a.onOpen),
+		bus.On(schemas.SDConnect, conn, a.onConnect),
+		bus.On(schemas.SDStart, start, a.onStart),
+		bus.On(schemas.SDAbort, abort, a.onAbort),
+	)
 }
 
 func (a *Agent) heartbeat() schemas.Heartbeat {
