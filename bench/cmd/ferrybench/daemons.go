@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Names in the generated configuration.
+const (
+	storageName = "site1"
+	passiveName = "pas" // passive client: the sd dials its data port, the hub its leaf port
+	activeName  = "act" // active client: dials NATS and the sd
+)
+
+// cluster is a director, an sd and two fds as processes on loopback, with
+// configuration files written the way deploy/demo.sh writes them.
+type cluster struct {
+	dir      string
+	ferry    string // binary
+	natsURL  string
+	procs    map[string]*exec.Cmd // director, sd, fd-pas, fd-act
+	order    []string
+	dirLog   string
+	datasets []dataset
+}
+
+func freePorts(n int) ([]int, error) {
+	var out []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+func jobName(workload, client string) string { return workload + "-" + client }
+
+// writeConfigs writes director.hcl, sd.hcl and the two fd files; one job
+// per dataset and client.
+func (c *cluster) writeConfigs(volumes string) error {
+	ports, err := freePorts(4)
+	if err != nil {
+		return err
+	}
+	natsPort, sdPort, fdPort, leafPort := ports[0], ports[1], ports[2], ports[3]
+	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	secrets := filepath.Join(c.dir, "secrets")
+	if err := os.MkdirAll(secrets, 0o700); err != nil {
+		return err
+	}
+	secret := filepath.Join(secrets, passiveName+"-leaf.secret")
+	if err := os.WriteFile(secret, []byte("ferrybench-leaf-password-0123456789\n"), 0o600); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "director \"bench\" {\n  nats_listen = \"127.0.0.1:%d\"\n  data_dir    = %q\n}\n", natsPort, filepath.Join(c.dir, "director"))
+	fmt.Fprintf(&b, "storage %q {\n  address   = \"127.0.0.1\"\n  data_port = %d\n}\n", storageName, sdPort)
+	fmt.Fprintf(&b, "client %q {\n  address            = \"127.0.0.1\"\n  data_port          = %d\n  passive            = true\n  leaf_port          = %d\n  leaf_password_file = %q\n}\n",
+		passiveName, fdPort, leafPort, secret)
+	fmt.Fprintf(&b, "client %q {\n  address = \"127.0.0.1\"\n}\n", activeName)
+	for _, d := range c.datasets {
+		fmt.Fprintf(&b, "fileset %q { include = [%q] }\n", d.name, d.dir)
+		for _, cl := range []string{passiveName, activeName} {
+			fmt.Fprintf(&b, "job %q {\n  client  = %q\n  fileset = %q\n  storage = %q\n}\n", jobName(d.name, cl), cl, d.name, storageName)
+		}
+	}
+	files := map[string]string{
+		"director.hcl": b.String(),
+		"sd.hcl": fmt.Sprintf("storage_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:%d\"\n  volume_dir  = %q\n}\n",
+			storageName, c.natsURL, sdPort, volumes),
+		"fd-" + passiveName + ".hcl": fmt.Sprintf("file_daemon %q {\n  data_listen        = \"127.0.0.1:%d\"\n  passive            = true\n  leaf_listen        = \"127.0.0.1:%d\"\n  leaf_password_file = %q\n}\n",
+			passiveName, fdPort, leafPort, secret),
+		"fd-" + activeName + ".hcl": fmt.Sprintf("file_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:0\"\n}\n", activeName, c.natsURL),
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(c.dir, name), []byte(body), 0o600); err != nil {
+			return err
+		}
+	}
+	return c.console(context.Background(), nil, "config", "check", filepath.Join(c.dir, "director.hcl"), filepath.Join(c.dir, "sd.hcl"),
+		filepath.Join(c.dir, "fd-"+passiveName+".hcl"), filepath.Join(c.dir, "fd-"+activeName+".hcl"))
+}
+
+// start starts the daemons and waits until the director sees the sd and
+// both fds online.
+func (c *cluster) start() error {
+	c.procs = map[string]*exec.Cmd{}
+	c.dirLog = filepath.Join(c.dir, "director.log")
+	if err := c.daemon("director", "director", "director.hcl"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for c.console(context.Background(), nil, "status") != nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("director does not answer after 30 s; see %s", c.dirLog)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, d := range [][2]string{{"sd", "sd.hcl"}, {"fd-" + passiveName, "fd-" + passiveName + ".hcl"}, {"fd-" + activeName, "fd-" + activeName + ".hcl"}} {
+		kind := strings.SplitN(d[0], "-", 2)[0]
+		if err := c.daemon(d[0], kind, d[1]); err != nil {
+			return err
+		}
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		var out bytes.Buffer
+		err := c.console(context.Background(), &out, "status")
+		if err == nil && countOnline(out.String()) == 3 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("agents not online after 60 s:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func countOnline(status string) int {
+	n := 0
+	for _, l := range strings.Split(status, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && f[3] == "online" {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *cluster) daemon(name, kind, config string) error {
+	log, err := os.Create(filepath.Join(c.dir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(c.ferry, kind, "--config", filepath.Join(c.dir, config))
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	log.Close()
+	c.procs[name] = cmd
+	c.order = append(c.order, name)
+	return nil
+}
+
+// pid of a daemon.
+func (c *cluster) pid(name string) int { return c.procs[name].Process.Pid }
+
+// stop sends SIGTERM to the daemons, fds first, and waits for them.
+func (c *cluster) stop() {
+	for i := len(c.order) - 1; i >= 0; i-- {
+		p := c.procs[c.order[i]]
+		_ = p.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = p.Process.Kill()
+			<-done
+		}
+	}
+	c.order = nil
+}
+
+// console runs a console command against the cluster's bus; its stdout
+// goes to out (if not nil) and, on failure, into the error.
+func (c *cluster) console(ctx context.Context, out *bytes.Buffer, args ...string) error {
+	cmd := exec.CommandContext(ctx, c.ferry, args...)
+	cmd.Env = append(os.Environ(), "FERRY_NATS="+c.natsURL)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if out != nil {
+		out.Write(o.Bytes())
+	}
+	if err != nil {
+		return fmt.Errorf("ferry %s: %v: %s%s", strings.Join(args, " "), err, o.String(), e.String())
+	}
+	return nil
+}
+
+var jobLineRE = regexp.MustCompile(`^job (\d+) \S+ \S+ .*: (\S+), (\d+) files`)
+
+// jobResult is the summary line of `ferry run|restore --wait`.
+type jobResult struct {
+	id     int64
+	status string
+	files  int64
+	start  time.Time // just before the console command started
+	wall   time.Duration
+}
+
+// runJob runs a console command that waits for its job, timing it.
+func (c *cluster) runJob(args ...string) (jobResult, error) {
+	var out bytes.Buffer
+	start := time.Now()
+	err := c.console(context.Background(), &out, args...)
+	r := jobResult{start: start, wall: time.Since(start)}
+	if err != nil {
+		return r, err
+	}
+	m := jobLineRE.FindStringSubmatch(strings.TrimSpace(out.String()))
+	if m == nil {
+		return r, fmt.Errorf("ferry %s: unexpected output %q", strings.Join(args, " "), out.String())
+	}
+	r.id, _ = strconv.ParseInt(m[1], 10, 64)
+	r.status = m[2]
+	r.files, _ = strconv.ParseInt(m[3], 10, 64)
+	if r.status != "ok" {
+		return r, fmt.Errorf("ferry %s: job %d ended %s", strings.Join(args, " "), r.id, r.status)
+	}
+	return r, nil
+}
+
+var (
+	channelOpenRE = regexp.MustCompile(`^time=(\S+) .*msg="data channel open" .*\bjob=(\d+) `)
+	jobEndedRE    = regexp.MustCompile(`^time=(\S+) .*msg="job ended" .*\bjob=(\d+) `)
+)
+
+// jobTimes reads the director's log for the time each job's data channel
+// opened and the time it ended (slog text, millisecond resolution).
+func (c *cluster) jobTimes() (open, ended map[int64]time.Time, err error) {
+	f, err := os.Open(c.dirLog)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	open, ended = map[int64]time.Time{}, map[int64]time.Time{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		for _, x := range []struct {
+			re *regexp.Regexp
+			m  map[int64]time.Time
+		}{{channelOpenRE, open}, {jobEndedRE, ended}} {
+			m := x.re.FindStringSubmatch(sc.Text())
+			if m == nil {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				continue
+			}
+			id, _ := strconv.ParseInt(m[2], 10, 64)
+			x.m[id] = t
+		}
+	}
+	return open, ended, sc.Err()
+}
+
+// resetPeak resets a process's VmHWM to its current RSS (clear_refs 5).
+func resetPeak(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// peakRSS is a process's VmHWM in bytes.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("pid %d: no VmHWM", pid)
+}
