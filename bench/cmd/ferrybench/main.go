@@ -9,9 +9,9 @@
 // Environment: BENCH_SCALE (default 1), BENCH_ROUNDS (3), BENCH_OUT (JSON
 // file of the medians), BENCH_DIR (parent of the work folder, default the
 // temp dir), BENCH_PAUSE (settle pause before each timed step, 2s),
-// BENCH_EMPTY_RUNS (10), BENCH_PROFILE
-// (folder: perf profiles of the sd, the fd and the director during one
-// extra small backup and restore), and BENCH_KEEP=1 (keep the work folder).
+// BENCH_EMPTY_RUNS (10), BENCH_PROFILE (folder: perf profiles of the sd,
+// the fd and the director during one extra small backup and restore), and
+// BENCH_KEEP=1 (keep the work folder: logs, configuration, volumes).
 package main
 
 import (
