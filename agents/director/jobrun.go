@@ -204,7 +204,7 @@ func wrapAgent(kind, name, what string, err error) error {
 // agentErr names the agent and says what to check.
 func agentErr(kind, name, what string, err error) string {
 	if errors.Is(err, bus.ErrNoResponders) {
-		return fmt.Sprintf("%s %s is offline: nothing answered on the bus when asked to %s; check that the %s daemon runs and is connected to NATS", kind, name, what, kind)
+		return fmt.Sprintf("%s %s is offline: nothing answered on the bus when asked to %s; check that it runs and is connected to NATS", kind, name, what)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("%s %s did not answer in time when asked to %s", kind, name, what)

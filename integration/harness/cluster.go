@@ -295,6 +295,7 @@ func (c *Cluster) StartNATS() {
 func (c *Cluster) StartDirector() {
 	c.Director = StartCmd(c.t, c.Dir, "director", c.command("srv", c.Bin.Ferry, "director", "--config", filepath.Join(c.Dir, "director.hcl")))
 	c.waitBus()
+	c.Director.WaitLog(c.t, "director ready")
 }
 
 // StartSD starts (or restarts) the storage daemon.
@@ -302,6 +303,7 @@ func (c *Cluster) StartSD() {
 	cfg := fmt.Sprintf("storage_daemon \"site1\" {\n  nats_url = %q\n  data_listen = %q\n  volume_dir = %q\n}\n",
 		c.NATSURL, c.SDListen, c.opt.VolumeDir)
 	c.SD = StartCmd(c.t, c.Dir, "sd-site1", c.command("srv", c.Bin.Ferry, "sd", "--config", c.write("sd.hcl", cfg)))
+	c.SD.WaitLog(c.t, "storage daemon ready")
 }
 
 // StartFD starts (or restarts) the file daemon of client name.
@@ -353,7 +355,7 @@ func (c *Cluster) WaitOnline(names ...string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		st, err := bus.Request(ctx, c.bus, schemas.APIStatus, schemas.StatusRequest{})
 		cancel()
-		if err == nil && allOnline(st, names) {
+		if err == nil && allOnline(st, names, c.startedAt) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -363,10 +365,22 @@ func (c *Cluster) WaitOnline(names ...string) {
 	}
 }
 
-func allOnline(st schemas.StatusReply, names []string) bool {
+// startedAt is when the harness last started agent name's process: a
+// heartbeat from before that is its predecessor's.
+func (c *Cluster) startedAt(name string) time.Time {
+	if name == "site1" && c.SD != nil {
+		return c.SD.Started
+	}
+	if f := c.FDs[name]; f != nil && f.Proc != nil {
+		return f.Proc.Started
+	}
+	return time.Time{}
+}
+
+func allOnline(st schemas.StatusReply, names []string, startedAt func(string) time.Time) bool {
 	online := map[string]bool{}
 	for _, a := range st.Agents {
-		online[a.Name] = a.Online
+		online[a.Name] = a.Online && a.LastSeen >= startedAt(a.Name).UnixNano()
 	}
 	for _, n := range names {
 		if !online[n] {

@@ -12,10 +12,11 @@ import (
 
 // Proc is a running daemon whose output goes to a log file.
 type Proc struct {
-	Name string
-	Log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	Name    string
+	Log     string
+	Started time.Time
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // Start runs bin with args; the process is stopped at test cleanup.
@@ -37,7 +38,7 @@ func StartCmd(t testing.TB, dir, name string, cmd *exec.Cmd) *Proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &Proc{Name: name, Log: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Proc{Name: name, Log: logPath, Started: time.Now(), cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Stop()
@@ -96,4 +97,18 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// WaitLog waits until the process's output contains text (a restarted
+// daemon is ready only once it says so: its predecessor's last heartbeat
+// may still count as online for a few seconds).
+func (p *Proc) WaitLog(t testing.TB, text string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.LogText(), text) {
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("%s did not log %q (exited: %v):\n%s", p.Name, text, p.Exited(), tail(p.Log, 30))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
