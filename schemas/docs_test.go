@@ -47,7 +47,7 @@ func TestDocsUpToDate(t *testing.T) {
 }
 
 func TestMarkdownDeterministic(t *testing.T) {
-	if Markdown() != Markdown() {
+	if first, second := Markdown(), Markdown(); first != second {
 		t.Fatal("Markdown() differs between two calls")
 	}
 }

@@ -65,7 +65,7 @@ func buildRegistry() (map[reflect.Type]messageInfo, map[string]messageInfo) {
 func Messages() []MessageDoc {
 	out := make([]MessageDoc, 0, len(messageTypes))
 	for _, m := range messageTypes {
-		out = append(out, MessageDoc{Name: m.Name, Desc: m.Desc, Type: m.Type})
+		out = append(out, MessageDoc(m))
 	}
 	return out
 }

@@ -59,8 +59,6 @@ func when(ns int64) string {
 	return time.Unix(0, ns).Local().Format("2006-01-02 15:04:05")
 }
 
-type jobOptions struct{}
-
 func newJobCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "job ID",

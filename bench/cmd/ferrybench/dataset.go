@@ -31,9 +31,6 @@ type dataset struct {
 	bytes int64  // content bytes
 }
 
-// entries is what Ferry counts in a job: files and folders, the root too.
-func (d dataset) entries() int64 { return d.files + d.dirs + 1 }
-
 // seed of the PRNG stream named name: the same bytes on every run.
 func seed(name string) [32]byte {
 	var s [32]byte

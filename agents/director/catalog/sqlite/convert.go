@@ -2,15 +2,8 @@ package sqlite
 
 import "time"
 
-// nanos converts t to UTC nanoseconds since the epoch; the zero time is 0.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromNanos is the inverse of nanos; it returns UTC times.
+// fromNanos converts UTC nanoseconds since the epoch back to a UTC time;
+// 0 is the zero time.
 func fromNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
@@ -18,7 +11,7 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// nanosOrNow is nanos with the zero time replaced by now.
+// nanosOrNow is t in UTC nanoseconds since the epoch, or now for the zero time.
 func nanosOrNow(t time.Time) int64 {
 	if t.IsZero() {
 		return time.Now().UnixNano()
