@@ -4,7 +4,7 @@ BIN       ?= bin
 FUZZTIME  ?= 30s
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build demo demo-firewalled test test-short vet fuzz bench docs clean
+.PHONY: all build demo demo-firewalled lint test test-short vet fuzz bench docs clean
 
 all: build
 
@@ -33,6 +33,11 @@ test-short:
 vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## lint: staticcheck (installed from the Go module proxy at a pinned version)
+lint:
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	$$($(GO) env GOPATH)/bin/staticcheck ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
