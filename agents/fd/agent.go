@@ -69,7 +69,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}()
 	if err := a.bus.Ready(ctx); err != nil {
+		if a.ln != nil {
+			a.ln.Close()
+		}
 		return err
 	}
 	go heartbeat.Run(ctx, a.bus, a.heartbeat, a.log)
@@ -78,9 +86,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		err = a.ln.Serve(ctx)
 	} else {
 		<-ctx.Done()
-	}
-	for _, s := range subs {
-		_ = s.Unsubscribe()
 	}
 	a.abortAll("file daemon shutting down")
 	return err

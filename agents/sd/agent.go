@@ -63,15 +63,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.ln.Close()
 		return err
 	}
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}()
 	if err := a.bus.Ready(ctx); err != nil {
+		if a.ln != nil {
+			a.ln.Close()
+		}
 		return err
 	}
 	go heartbeat.Run(ctx, a.bus, a.heartbeat, a.log)
 	a.log.Info("storage daemon ready", "name", a.cfg.Name, "data", a.ln.Addr().String(), "volumes", a.cfg.VolumeDir)
 	err = a.ln.Serve(ctx)
-	for _, s := range subs {
-		_ = s.Unsubscribe()
-	}
 	a.abortAll("storage daemon shutting down")
 	a.vols.closeIdle()
 	return err
