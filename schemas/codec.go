@@ -10,7 +10,7 @@ import (
 )
 
 // Version is the current envelope version. Decoders accept 1..Version.
-const Version = 2
+const Version = 3
 
 // MaxMessageBytes bounds what Decode accepts; larger input is refused before
 // any allocation it could drive.

@@ -93,8 +93,9 @@ func Markdown() string {
 	w("Job lifecycle events go to the JetStream stream `%s` (subjects `%s`), kept for replay by late subscribers. ", EventStreamName, EventStreamMatch)
 	w("Presence heartbeats and job progress are plain core NATS publishes (%s): high-rate, not kept, lost if nobody listens.\n", TransportCore)
 	w("- **Subject tokens.** Each `*` in a pattern is one parameter, filled with a name of 1 to 64 bytes made of letters, digits, `-` and `_`.\n")
-	w("- **Roles.** `%s`, `%s`, `%s` and `%s` are the Ferry programs; `%s` stands for automation hooks, read-only subscribers.\n\n",
-		RoleDirector, RoleSD, RoleFD, RoleConsole, RoleAny)
+	w("- **Roles.** `%s`, `%s`, `%s` and `%s` are the Ferry programs; `%s` stands for automation hooks, read-only subscribers; `%s` is a key the director does not know yet, which may only ask to be enrolled. ",
+		RoleDirector, RoleSD, RoleFD, RoleConsole, RoleAny, RolePending)
+	w("The NATS permissions of every connection are generated from these columns (package bus/natsconf): an sd or fd gets its own name filled in for the agent, storage or client parameter, and its own inbox prefix.\n\n")
 
 	w("## Subjects\n\n")
 	w("| Subject | Parameters | Transport | Message → reply | Publishers | Subscribers | Description |\n")

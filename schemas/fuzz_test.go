@@ -71,6 +71,13 @@ var fuzzDecoders = []struct {
 	{"agent_status", func(b []byte) error { return decodeStable[AgentStatus](b) }},
 	{"job_event", func(b []byte) error { return decodeStable[JobEvent](b) }},
 	{"progress", func(b []byte) error { return decodeStable[Progress](b) }},
+	{"audit_counts", func(b []byte) error { return decodeStable[AuditCounts](b) }},
+	{"enrol_request", func(b []byte) error { return decodeStable[EnrolRequest](b) }},
+	{"enrol_reply", func(b []byte) error { return decodeStable[EnrolReply](b) }},
+	{"agents_request", func(b []byte) error { return decodeStable[AgentsRequest](b) }},
+	{"agents_reply", func(b []byte) error { return decodeStable[AgentsReply](b) }},
+	{"agent_key", func(b []byte) error { return decodeStable[AgentKey](b) }},
+	{"agent_decision", func(b []byte) error { return decodeStable[AgentDecision](b) }},
 }
 
 // TestFuzzDecodersCoverRegistry: the table names every registered type once,

@@ -45,6 +45,13 @@ var messageTypes = []messageInfo{
 	msg[AgentStatus]("agent_status", "One agent's presence as the director sees it."),
 	msg[JobEvent]("job_event", "A job lifecycle event; kept in the JetStream stream FERRY_EVENTS."),
 	msg[Progress]("progress", "High-rate progress of a running job (core NATS, not kept)."),
+	msg[AuditCounts]("audit_counts", "(v3) What the bus refused since the director started."),
+	msg[EnrolRequest]("enrol_request", "(v3) A key the director does not know asks to be enrolled as an agent or console."),
+	msg[EnrolReply]("enrol_reply", "(v3) Where an enrolment stands: pending, accepted, rejected or revoked."),
+	msg[AgentsRequest]("agents_request", "(v3) Console to director: list the identities it knows."),
+	msg[AgentsReply]("agents_reply", "(v3) The identities the director knows."),
+	msg[AgentKey]("agent_key", "(v3) One identity: role, name, public key and its state."),
+	msg[AgentDecision]("agent_decision", "(v3) Console to director: accept, reject or revoke a key."),
 }
 
 var byGoType, byName = buildRegistry()

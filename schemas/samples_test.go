@@ -93,6 +93,13 @@ var (
 		LinkSince:  sampleT1,
 		LinkError:  "dial 10.0.0.5:7422: connection refused",
 		Mismatch:   "the director says passive = true, the file daemon's own configuration says passive = false",
+		Key:        "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4",
+		KeyState:   "accepted",
+	}
+	sampleAudit = AuditCounts{RejectedConnections: 3, UnknownKeys: 2, RefusedKeys: 1, PermissionViolations: 7}
+	sampleKey   = AgentKey{
+		Role: "fd", Name: "web1", Key: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", State: "pending",
+		Source: "enrolment", Host: "web1.example.com", Peer: "10.0.0.5:51234", FirstSeen: sampleT0, Changed: sampleT1,
 	}
 )
 
@@ -114,6 +121,9 @@ var samples = []sample{
 		Replace:       "ifnewer",
 		BandwidthBps:  10 << 20,
 		KeepaliveMs:   2000,
+		PeerKey:       "UBWJ6ZRJ7T2SS4DOKI6ZKTULDPSJLSDHZCJLOMDI6WQBTVX2WQM3KXMU",
+		Plain:         true,
+		Compression:   "zstd",
 	}),
 	sampleOf(SessionOpen{
 		JobID:        43,
@@ -125,6 +135,8 @@ var samples = []sample{
 		BandwidthBps: 10 << 20,
 		Paths:        [][]byte{[]byte("home/ann"), []byte("etc/a\xffb")},
 		KeepaliveMs:  -1,
+		PeerKey:      "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4",
+		Plain:        true,
 	}),
 	sampleOf(SessionOpened{JobID: 42, Key: []byte{0xca, 0xfe, 0x00, 0xff}, Volume: "Full-0001"}),
 	sampleOf(DataConnect{JobID: 42, Addr: "10.0.0.2:9103", Peer: "disk1"}),
@@ -196,7 +208,11 @@ var samples = []sample{
 			Name: "disk1", Role: "sd", Configured: true, Online: true, LastSeen: sampleT1,
 			Passive: true, Address: "10.0.0.2:9103", Version: "v1.2.4",
 			Link: "up", LinkSince: sampleT0, LinkError: "none", Mismatch: "none",
+			Key: "UBWJ6ZRJ7T2SS4DOKI6ZKTULDPSJLSDHZCJLOMDI6WQBTVX2WQM3KXMU", KeyState: "configured",
 		}},
+		Security: "tls",
+		Audit:    sampleAudit,
+		Pending:  1,
 	}),
 	sampleOf(sampleAgent),
 	sampleOf(JobEvent{
@@ -224,6 +240,13 @@ var samples = []sample{
 		Path:  []byte("home/ann/a\xffb"),
 		Time:  sampleT2,
 	}),
+	sampleOf(sampleAudit),
+	sampleOf(EnrolRequest{Role: "fd", Name: "web1", Host: "web1.example.com", Version: "v1.3.0", DataAddr: "10.0.0.5:9102"}),
+	sampleOf(EnrolReply{State: "pending", Note: "waiting for an operator: ferry agents accept web1"}),
+	sampleOf(AgentsRequest{State: "pending"}),
+	sampleOf(AgentsReply{Keys: []AgentKey{sampleKey}}),
+	sampleOf(sampleKey),
+	sampleOf(AgentDecision{Action: "accept", Role: "fd", Name: "web1", Key: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"}),
 }
 
 // samplesByName indexes samples by message name.

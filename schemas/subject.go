@@ -17,6 +17,9 @@ const (
 	RoleFD       Role = "fd"
 	RoleConsole  Role = "console"
 	RoleAny      Role = "any" // automation hooks: read-only subscribers
+	// RolePending is a key the director does not know yet: it may only ask
+	// to be enrolled, on the subject that names it.
+	RolePending Role = "pending"
 )
 
 // Transport says how a subject's messages travel.

@@ -147,7 +147,7 @@ func TestSubjectRegistry(t *testing.T) {
 	for _, m := range Messages() {
 		messages[m.Name] = true
 	}
-	validRoles := []Role{RoleDirector, RoleSD, RoleFD, RoleConsole, RoleAny}
+	validRoles := []Role{RoleDirector, RoleSD, RoleFD, RoleConsole, RoleAny, RolePending}
 	seen := make(map[string]bool)
 	all := Subjects()
 	if len(all) == 0 {

@@ -9,6 +9,7 @@ var (
 	agents  = []Role{RoleSD, RoleFD}
 	console = []Role{RoleConsole}
 	anyone  = []Role{RoleDirector, RoleConsole, RoleAny}
+	pending = []Role{RolePending}
 
 	// Director to file daemon.
 	FDPrepare = newRequest[PrepareJob, Ack]("ferry.fd.*.prepare", []string{"client"},
@@ -55,6 +56,14 @@ var (
 		"Console reads one job and its log, page by page.", console, dir)
 	APIStatus = newRequest[StatusRequest, StatusReply]("ferry.api.status", nil,
 		"Console reads the director's view of storages and clients.", console, dir)
+
+	// Identities.
+	Enrol = newRequest[EnrolRequest, EnrolReply]("ferry.enrol.*", []string{"key"},
+		"A key the director does not know yet asks to be enrolled; the subject names the key, and the server lets only that key (and nothing else of it) publish here.", pending, dir)
+	APIAgents = newRequest[AgentsRequest, AgentsReply]("ferry.api.agents", nil,
+		"Console lists identities: configured, accepted, pending, rejected and revoked keys.", console, dir)
+	APIDecide = newRequest[AgentDecision, Ack]("ferry.api.agents.decide", nil,
+		"Console accepts, rejects or revokes an agent's key; a revoke cuts the agent's live links.", console, dir)
 
 	// Events.
 	JobEvents = newSubject[JobEvent](TransportStream, "ferry.events.job.*.*", []string{"job", "event"},

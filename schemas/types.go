@@ -42,6 +42,9 @@ type PrepareJob struct {
 	Replace       string   `msgpack:"replace" desc:"restore: never, ifnewer or always"`
 	BandwidthBps  int64    `msgpack:"bw,omitempty" desc:"maximum bytes per second on the data socket, 0 for none"`
 	KeepaliveMs   int64    `msgpack:"keepalive_ms,omitempty" desc:"(v2) data socket liveness period in ms: TCP keepalive on both ends, heartbeat records from the sending side; absent or 0 (an older director): the agent default, 2000; negative: both off"`
+	PeerKey       string   `msgpack:"peer_key,omitempty" desc:"(v3) the sd's identity (public nkey, U...): the data socket's TLS peer must present it"`
+	Plain         bool     `msgpack:"plain,omitempty" desc:"(v3) data socket without TLS: the director's insecure setting; an agent refuses it unless its own configuration is insecure too"`
+	Compression   string   `msgpack:"compression,omitempty" desc:"(v3) backup: compress file data on the client: empty or none, or zstd"`
 }
 
 // SessionOpen asks the sd to prepare a data session.
@@ -55,6 +58,8 @@ type SessionOpen struct {
 	Paths        [][]byte   `msgpack:"paths,omitempty" desc:"restore: only these stored paths (and what lies below them); empty for all"`
 	BandwidthBps int64      `msgpack:"bw,omitempty" desc:"(v2) restore: maximum bytes per second the sd sends, 0 for none"`
 	KeepaliveMs  int64      `msgpack:"keepalive_ms,omitempty" desc:"(v2) data socket liveness period in ms: TCP keepalive on both ends, heartbeat records from the sending side; absent or 0 (an older director): the agent default, 2000; negative: both off"`
+	PeerKey      string     `msgpack:"peer_key,omitempty" desc:"(v3) the fd's identity (public nkey, U...): the data socket's TLS peer must present it"`
+	Plain        bool       `msgpack:"plain,omitempty" desc:"(v3) data socket without TLS: the director's insecure setting; an agent refuses it unless its own configuration is insecure too"`
 }
 
 // SessionOpened is the sd's reply to SessionOpen.
@@ -251,6 +256,65 @@ type StatusReply struct {
 	NATS     string        `msgpack:"nats" desc:"bus URL the director uses"`
 	Running  int           `msgpack:"running" desc:"jobs running"`
 	Agents   []AgentStatus `msgpack:"agents" desc:"storages and clients"`
+	Security string        `msgpack:"security,omitempty" desc:"(v3) tls (default) or insecure"`
+	Audit    AuditCounts   `msgpack:"audit,omitempty" desc:"(v3) refused connections and permission violations since the director started"`
+	Pending  int           `msgpack:"pending,omitempty" desc:"(v3) keys waiting for an operator's accept or reject"`
+}
+
+// AuditCounts counts what the bus refused (embedded server only: an
+// external server keeps its own log).
+type AuditCounts struct {
+	RejectedConnections  int64 `msgpack:"rejected_connections" desc:"connections refused: bad signature, no TLS, refused leafnode, ..."`
+	UnknownKeys          int64 `msgpack:"unknown_keys" desc:"connections with a key that is not enrolled (recorded as pending when allowed)"`
+	RefusedKeys          int64 `msgpack:"refused_keys" desc:"connections with a rejected or revoked key"`
+	PermissionViolations int64 `msgpack:"permission_violations" desc:"publishes and subscriptions outside a connection's permissions"`
+}
+
+// EnrolRequest is a new agent asking to be let in. It travels on a subject
+// that names the key, which the server lets only that key publish to.
+type EnrolRequest struct {
+	Role     string `msgpack:"role" desc:"sd, fd or console"`
+	Name     string `msgpack:"name" desc:"the resource name it claims"`
+	Host     string `msgpack:"host" desc:"its host name, for the operator"`
+	Version  string `msgpack:"version" desc:"software version"`
+	DataAddr string `msgpack:"data_addr,omitempty" desc:"its data listen address, if any"`
+}
+
+// EnrolReply tells an agent where its enrolment stands.
+type EnrolReply struct {
+	State string `msgpack:"state" desc:"pending, accepted, rejected or revoked"`
+	Note  string `msgpack:"note,omitempty" desc:"what to do next"`
+}
+
+// AgentsRequest lists the identities the director knows.
+type AgentsRequest struct {
+	State string `msgpack:"state,omitempty" desc:"only keys in this state"`
+}
+
+// AgentsReply lists identities.
+type AgentsReply struct {
+	Keys []AgentKey `msgpack:"keys" desc:"the identities"`
+}
+
+// AgentKey is one identity as the director knows it.
+type AgentKey struct {
+	Role      string `msgpack:"role" desc:"director, sd, fd or console"`
+	Name      string `msgpack:"name" desc:"resource name"`
+	Key       string `msgpack:"key" desc:"public nkey (U...)"`
+	State     string `msgpack:"state" desc:"configured, accepted, pending, rejected or revoked"`
+	Source    string `msgpack:"source" desc:"config (named in the director's configuration) or enrolment"`
+	Host      string `msgpack:"host,omitempty" desc:"host name the agent gave when it enrolled"`
+	Peer      string `msgpack:"peer,omitempty" desc:"network address it enrolled or was first seen from"`
+	FirstSeen int64  `msgpack:"first_seen,omitempty" desc:"UTC ns"`
+	Changed   int64  `msgpack:"changed,omitempty" desc:"UTC ns of the last state change"`
+}
+
+// AgentDecision is an operator's accept, reject or revoke.
+type AgentDecision struct {
+	Action string `msgpack:"action" desc:"accept, reject or revoke"`
+	Role   string `msgpack:"role,omitempty" desc:"sd, fd or console; empty: whichever role the name has"`
+	Name   string `msgpack:"name" desc:"resource name"`
+	Key    string `msgpack:"key,omitempty" desc:"the key meant; required when a name has several keys waiting"`
 }
 
 // AgentStatus is one agent's presence.
@@ -267,6 +331,8 @@ type AgentStatus struct {
 	LinkSince  int64  `msgpack:"link_since,omitempty" desc:"(v2) UTC ns the link came up or went down"`
 	LinkError  string `msgpack:"link_error,omitempty" desc:"(v2) the link's last error, e.g. dial 10.0.0.5:7422: connection refused"`
 	Mismatch   string `msgpack:"mismatch,omitempty" desc:"(v2) the agent's own configuration disagrees with the director's, e.g. on passive"`
+	Key        string `msgpack:"key,omitempty" desc:"(v3) the agent's enrolled identity (public nkey, U...)"`
+	KeyState   string `msgpack:"key_state,omitempty" desc:"(v3) configured, accepted, pending, rejected, revoked, or none"`
 }
 
 // JobEvent is a lifecycle event of a job.

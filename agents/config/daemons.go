@@ -1,8 +1,9 @@
 package config
 
 var (
-	storageDaemonSchema = attrSchema("nats_url", "data_listen", "volume_dir", "volume_max_bytes")
-	fileDaemonSchema    = attrSchema("nats_url", "data_listen", "passive", "leaf_listen", "leaf_password_file")
+	storageDaemonSchema = attrSchema("nats_url", "data_listen", "volume_dir", "volume_max_bytes", "identity_file", "ca_file", "insecure")
+	fileDaemonSchema    = attrSchema("nats_url", "data_listen", "passive", "leaf_listen", "leaf_password_file",
+		"leaf_cert_file", "leaf_key_file", "identity_file", "ca_file", "insecure")
 )
 
 // storageDaemon decodes a storage daemon file, defaults applied.
@@ -17,6 +18,7 @@ func (f *file) storageDaemon() (*StorageDaemon, *blockPos) {
 	value(b, "data_listen", &s.DataListen)
 	b.path("volume_dir", &s.VolumeDir)
 	b.size("volume_max_bytes", &s.VolumeMaxBytes)
+	b.security(&s.Security)
 	return s, b.pos
 }
 
@@ -29,5 +31,14 @@ func (f *file) fileDaemon() (*FileDaemon, *blockPos) {
 	value(b, "passive", &fd.Passive)
 	value(b, "leaf_listen", &fd.LeafListen)
 	b.path("leaf_password_file", &fd.LeafPasswordFile)
+	b.path("leaf_cert_file", &fd.LeafCertFile)
+	b.path("leaf_key_file", &fd.LeafKeyFile)
+	b.security(&fd.Security)
 	return fd, b.pos
+}
+
+func (b *block) security(s *Security) {
+	b.path("identity_file", &s.IdentityFile)
+	b.path("ca_file", &s.CAFile)
+	value(b, "insecure", &s.Insecure)
 }

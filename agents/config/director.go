@@ -10,10 +10,12 @@ import (
 
 var (
 	directorSchema = attrSchema("nats_listen", "nats_url", "data_dir", "catalog",
-		"events_max_age", "events_max_bytes", "connect_timeout", "job_timeout", "data_keepalive")
-	clientSchema  = attrSchema("address", "data_port", "passive", "max_wait", "leaf_port", "leaf_password_file")
-	storageSchema = attrSchema("address", "data_port")
-	filesetSchema = attrSchema("include", "exclude", "one_file_system")
+		"events_max_age", "events_max_bytes", "connect_timeout", "job_timeout", "data_keepalive",
+		"identity_file", "tls_cert_file", "tls_key_file", "ca_file", "insecure", "enrolment")
+	clientSchema  = attrSchema("address", "data_port", "passive", "max_wait", "leaf_port", "leaf_password_file", "key")
+	storageSchema = attrSchema("address", "data_port", "key")
+	consoleSchema = attrSchema("key")
+	filesetSchema = attrSchema("include", "exclude", "one_file_system", "compression")
 	jobSchema     = attrSchema("client", "fileset", "storage", "level", "max_run_time", "no_progress_timeout", "max_bandwidth")
 )
 
@@ -25,6 +27,9 @@ func (f *file) director() (*Director, *dirPos) {
 		case "client":
 			c, bp := f.client(b)
 			d.Clients, p.clients = append(d.Clients, c), append(p.clients, bp)
+		case "console":
+			c, bp := f.console(b)
+			d.Consoles, p.consoles = append(d.Consoles, c), append(p.consoles, bp)
 		case "storage":
 			s, bp := f.storage(b)
 			d.Storages, p.storages = append(d.Storages, s), append(p.storages, bp)
@@ -48,6 +53,7 @@ func (f *file) directorBlock() (*Director, *dirPos) {
 		EventsMaxBytes: DefaultEventsMaxBytes,
 		ConnectTimeout: DefaultConnectTimeout,
 		DataKeepalive:  DefaultDataKeepalive,
+		Enrolment:      true,
 	}
 	value(b, "nats_listen", &d.NATSListen)
 	value(b, "nats_url", &d.NATSURL)
@@ -58,6 +64,12 @@ func (f *file) directorBlock() (*Director, *dirPos) {
 	b.duration("connect_timeout", &d.ConnectTimeout)
 	b.duration("job_timeout", &d.JobTimeout)
 	b.duration("data_keepalive", &d.DataKeepalive)
+	b.path("identity_file", &d.IdentityFile)
+	b.path("tls_cert_file", &d.TLSCertFile)
+	b.path("tls_key_file", &d.TLSKeyFile)
+	b.path("ca_file", &d.CAFile)
+	value(b, "insecure", &d.Insecure)
+	value(b, "enrolment", &d.Enrolment)
 	return d, &dirPos{director: b.pos}
 }
 
@@ -82,6 +94,14 @@ func (f *file) client(hb *hcl.Block) (Client, *blockPos) {
 	b.duration("max_wait", &c.MaxWait)
 	value(b, "leaf_port", &c.LeafPort)
 	b.path("leaf_password_file", &c.LeafPasswordFile)
+	value(b, "key", &c.Key)
+	return c, b.pos
+}
+
+func (f *file) console(hb *hcl.Block) (Console, *blockPos) {
+	b := f.d.open(hb, consoleSchema)
+	c := Console{Name: hb.Labels[0]}
+	value(b, "key", &c.Key)
 	return c, b.pos
 }
 
@@ -90,6 +110,7 @@ func (f *file) storage(hb *hcl.Block) (Storage, *blockPos) {
 	s := Storage{Name: hb.Labels[0], DataPort: DefaultStorageDataPort}
 	value(b, "address", &s.Address)
 	value(b, "data_port", &s.DataPort)
+	value(b, "key", &s.Key)
 	return s, b.pos
 }
 
@@ -101,6 +122,10 @@ func (f *file) fileset(hb *hcl.Block) (FileSet, *blockPos) {
 	}
 	b.list("exclude", &fs.Exclude)
 	value(b, "one_file_system", &fs.OneFileSystem)
+	value(b, "compression", &fs.Compression)
+	if fs.Compression == "" {
+		fs.Compression = CompressionNone
+	}
 	return fs, b.pos
 }
 

@@ -60,6 +60,7 @@ func TestParseDirectorDefaults(t *testing.T) {
 		EventsMaxBytes: 1 << 30,
 		ConnectTimeout: 10 * time.Second,
 		DataKeepalive:  2 * time.Second,
+		Enrolment:      true,
 		Clients: []Client{
 			{Name: "web1", Address: "10.0.0.5", DataPort: 9102, LeafPort: 7422},
 			{Name: "db1", Address: "db1.example.com", DataPort: 19102, Passive: true, MaxWait: 5 * time.Minute,
@@ -67,8 +68,8 @@ func TestParseDirectorDefaults(t *testing.T) {
 		},
 		Storages: []Storage{{Name: "site1", Address: "10.0.0.2", DataPort: 9103}},
 		FileSets: []FileSet{
-			{Name: "etc", Include: []string{"/etc", "/home/y"}, Exclude: []string{"*.tmp"}, OneFileSystem: true},
-			{Name: "root", Include: []string{"/"}},
+			{Name: "etc", Include: []string{"/etc", "/home/y"}, Exclude: []string{"*.tmp"}, OneFileSystem: true, Compression: CompressionNone},
+			{Name: "root", Include: []string{"/"}, Compression: CompressionNone},
 		},
 		Jobs: []Job{
 			{Name: "web1-etc", Client: "web1", FileSet: "etc", Storage: "site1", Level: "full", NoProgressTimeout: DefaultNoProgressTimeout},
@@ -95,6 +96,14 @@ director "d" {
   connect_timeout  = "3s"
   job_timeout      = "2h"
   data_keepalive   = "30s"
+  identity_file    = "/etc/ferry/director.seed"
+  tls_cert_file    = "/etc/ferry/hub.crt"
+  tls_key_file     = "/etc/ferry/hub.key"
+  ca_file          = "/etc/ferry/ca.crt"
+  enrolment        = false
+}
+console "ops" {
+  key = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
 }`
 	got, err := ParseDirector("d.hcl", []byte(src))
 	if err != nil {
@@ -105,6 +114,9 @@ director "d" {
 		DataDir: "/data", Catalog: "postgres://ferry@db/ferry",
 		EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 1 << 20,
 		ConnectTimeout: 3 * time.Second, JobTimeout: 2 * time.Hour, DataKeepalive: 30 * time.Second,
+		IdentityFile: "/etc/ferry/director.seed", TLSCertFile: "/etc/ferry/hub.crt", TLSKeyFile: "/etc/ferry/hub.key",
+		CAFile:   "/etc/ferry/ca.crt",
+		Consoles: []Console{{Name: "ops", Key: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseDirector =\n%+v\nwant\n%+v", got, want)

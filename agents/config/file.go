@@ -11,6 +11,7 @@ import (
 var blockKinds = map[string]Kind{
 	"director":                KindDirector,
 	"client":                  KindDirector,
+	"console":                 KindDirector,
 	"storage":                 KindDirector,
 	"fileset":                 KindDirector,
 	"job":                     KindDirector,
@@ -22,6 +23,7 @@ var blockKinds = map[string]Kind{
 var topSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "director", LabelNames: []string{"name"}},
 	{Type: "client", LabelNames: []string{"name"}},
+	{Type: "console", LabelNames: []string{"name"}},
 	{Type: "storage", LabelNames: []string{"name"}},
 	{Type: "fileset", LabelNames: []string{"name"}},
 	{Type: "job", LabelNames: []string{"name"}},

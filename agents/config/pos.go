@@ -42,6 +42,14 @@ func (p *blockPos) at(attr string) (hcl.Range, bool) {
 type dirPos struct {
 	director                          *blockPos
 	clients, storages, filesets, jobs []*blockPos
+	consoles                          []*blockPos
+}
+
+func (p *dirPos) console(i int) *blockPos {
+	if p == nil {
+		return nil
+	}
+	return nth(p.consoles, i)
 }
 
 func (p *dirPos) main() *blockPos {

@@ -50,7 +50,24 @@ type Director struct {
 	// traffic (default DefaultDataKeepalive; 0: both off).
 	DataKeepalive time.Duration
 
+	// Security. IdentityFile is the director's own key (an nkey seed file,
+	// `ferry key new`). TLSCertFile and TLSKeyFile are the embedded NATS
+	// server's certificate (`ferry cert new`); CAFile verifies the NATS
+	// server when it is external. Insecure turns TLS and keys off on every
+	// link (plain text, anyone on the network can join the bus): for a
+	// closed lab only, warned about at start.
+	IdentityFile string
+	TLSCertFile  string
+	TLSKeyFile   string
+	CAFile       string
+	Insecure     bool
+	// Enrolment lets an unknown agent key ask to be let in (it shows as
+	// pending until an operator accepts it); false refuses unknown keys
+	// outright. Default true.
+	Enrolment bool
+
 	Clients  []Client
+	Consoles []Console
 	Storages []Storage
 	FileSets []FileSet
 	Jobs     []Job
@@ -68,6 +85,9 @@ type Client struct {
 	// client's name).
 	LeafPort         int
 	LeafPasswordFile string
+	// Key is the client's identity (public nkey, "U..."); empty: the key
+	// the client enrols with, once an operator accepts it.
+	Key string
 }
 
 // Storage is a storage daemon as the director knows it.
@@ -75,7 +95,21 @@ type Storage struct {
 	Name     string
 	Address  string // host name or IP, no port
 	DataPort int
+	Key      string // identity (public nkey); empty: enrolled
 }
+
+// Console is a person's or a script's identity allowed to drive the
+// director.
+type Console struct {
+	Name string
+	Key  string // public nkey, required
+}
+
+// Compression algorithms a fileset may name.
+const (
+	CompressionNone = "none"
+	CompressionZstd = "zstd"
+)
 
 // FileSet names what a job backs up.
 type FileSet struct {
@@ -83,6 +117,7 @@ type FileSet struct {
 	Include       []string // absolute, clean paths
 	Exclude       []string // path.Match patterns
 	OneFileSystem bool
+	Compression   string // CompressionNone (default) or CompressionZstd
 }
 
 // Job ties a client, a fileset and a storage together.
@@ -109,6 +144,17 @@ type StorageDaemon struct {
 	DataListen     string
 	VolumeDir      string
 	VolumeMaxBytes int64 // a volume larger than this takes no new sessions
+	Security
+}
+
+// Security is how a storage or file daemon proves itself and checks the
+// bus: its identity (nkey seed file), the CA that signed the NATS
+// server's certificate (empty: the system's roots), or Insecure for plain
+// text without keys.
+type Security struct {
+	IdentityFile string
+	CAFile       string
+	Insecure     bool
 }
 
 // FileDaemon is a file daemon's file.
@@ -122,6 +168,13 @@ type FileDaemon struct {
 	// listener, which the NATS side dials with the password.
 	LeafListen       string
 	LeafPasswordFile string
+	// LeafCertFile and LeafKeyFile: a passive file daemon's leafnode TLS
+	// certificate when the NATS side checks it against a CA (a generated
+	// configuration for an external server). Empty: the identity's own
+	// certificate, which the embedded hub pins to the enrolled key.
+	LeafCertFile string
+	LeafKeyFile  string
+	Security
 }
 
 // Client returns the client with the given name.

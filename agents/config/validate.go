@@ -46,6 +46,9 @@ func validateDirector(d *Director, p *dirPos) Problems {
 	for i, s := range d.Storages {
 		c.storage(s, p.storage(i))
 	}
+	for i, cn := range d.Consoles {
+		c.console(cn, p.console(i))
+	}
 	for i, fs := range d.FileSets {
 		c.fileset(fs, p.fileset(i))
 	}
@@ -72,6 +75,9 @@ func (c *checker) director(d *Director, p *blockPos) {
 	c.check(p, k, "connect_timeout", checkNonNegative(d.ConnectTimeout))
 	c.check(p, k, "job_timeout", checkNonNegative(d.JobTimeout))
 	c.check(p, k, "data_keepalive", checkKeepalive(d.DataKeepalive))
+	if (d.TLSCertFile == "") != (d.TLSKeyFile == "") {
+		c.add(p, k, "tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
 }
 
 func (c *checker) client(cl Client, p *blockPos) {
@@ -80,6 +86,9 @@ func (c *checker) client(cl Client, p *blockPos) {
 	c.check(p, k, "address", checkAddress(cl.Address))
 	c.check(p, k, "data_port", checkPort(cl.DataPort))
 	c.check(p, k, "max_wait", checkNonNegative(cl.MaxWait))
+	if cl.Key != "" {
+		c.check(p, k, "key", checkKey(cl.Key))
+	}
 	if cl.Passive {
 		c.check(p, k, "leaf_port", checkPort(cl.LeafPort))
 		if cl.LeafPasswordFile == "" {
@@ -93,6 +102,19 @@ func (c *checker) storage(s Storage, p *blockPos) {
 	c.check(p, k, "", ValidName(s.Name))
 	c.check(p, k, "address", checkAddress(s.Address))
 	c.check(p, k, "data_port", checkPort(s.DataPort))
+	if s.Key != "" {
+		c.check(p, k, "key", checkKey(s.Key))
+	}
+}
+
+func (c *checker) console(cn Console, p *blockPos) {
+	k := blockKey("console", cn.Name)
+	c.check(p, k, "", ValidName(cn.Name))
+	if cn.Key == "" {
+		c.add(p, k, "key", "required: the console's public key, as `ferry key show` prints it")
+	} else {
+		c.check(p, k, "key", checkKey(cn.Key))
+	}
 }
 
 func (c *checker) fileset(fs FileSet, p *blockPos) {
@@ -109,6 +131,11 @@ func (c *checker) fileset(fs FileSet, p *blockPos) {
 	}
 	for i, ex := range fs.Exclude {
 		c.check(p, k, item("exclude", i), checkExclude(ex))
+	}
+	switch fs.Compression {
+	case "", CompressionNone, CompressionZstd:
+	default:
+		c.add(p, k, "compression", fmt.Sprintf("%q is not a compression: use \"none\" or \"zstd\"", fs.Compression))
 	}
 }
 
@@ -165,6 +192,8 @@ func names[T any](xs []T, nameOf func(T) string) []string {
 func (c *checker) duplicates(d *Director, p *dirPos) {
 	c.unique("client", names(d.Clients, func(x Client) string { return x.Name }), p.client)
 	c.unique("storage", names(d.Storages, func(x Storage) string { return x.Name }), p.storage)
+	c.unique("console", names(d.Consoles, func(x Console) string { return x.Name }), p.console)
+	c.uniqueKeys(d, p)
 	c.unique("fileset", names(d.FileSets, func(x FileSet) string { return x.Name }), p.fileset)
 	c.unique("job", names(d.Jobs, func(x Job) string { return x.Name }), p.job)
 }
@@ -225,6 +254,62 @@ func validateFileDaemon(f *FileDaemon, p *blockPos) Problems {
 		if f.LeafPasswordFile == "" {
 			c.add(p, k, "leaf_password_file", "required when passive = true: the NATS side must prove itself with this password before it gets a bus link")
 		}
+		if (f.LeafCertFile == "") != (f.LeafKeyFile == "") {
+			c.add(p, k, "leaf_cert_file", "leaf_cert_file and leaf_key_file go together")
+		}
 	}
 	return c.probs
+}
+
+// SecurityProblems reports what a director needs before it can start
+// secure: its key, and the embedded server's certificate. Kept apart from
+// Validate so that a file can be checked for shape alone; the daemon and
+// `ferry config check` call both.
+func (d *Director) SecurityProblems() error {
+	if d.Insecure {
+		return nil
+	}
+	var c checker
+	k := blockKey("director", d.Name)
+	c.check(nil, k, "identity_file", required(d.IdentityFile, "the director's key (`ferry key new --out FILE`), or insecure = true"))
+	if d.NATSURL == "" {
+		c.check(nil, k, "tls_cert_file", required(d.TLSCertFile, "the embedded NATS server's certificate (`ferry cert new`), or insecure = true"))
+		c.check(nil, k, "tls_key_file", required(d.TLSKeyFile, "the embedded NATS server's certificate key (`ferry cert new`), or insecure = true"))
+	}
+	return c.probs.err()
+}
+
+// SecurityProblems reports what an agent needs before it can start
+// secure: its key.
+func (s Security) SecurityProblems(kind Kind, name string) error {
+	if s.Insecure || s.IdentityFile != "" {
+		return nil
+	}
+	var c checker
+	c.add(nil, blockKey(string(kind), name), "identity_file", "required: the agent's key (`ferry key new --out FILE`), or insecure = true for plain text without keys")
+	return c.probs.err()
+}
+
+// uniqueKeys: every identity belongs to one resource.
+func (c *checker) uniqueKeys(d *Director, p *dirPos) {
+	owner := map[string]string{}
+	claim := func(key, who string, pos *blockPos, typ, name string) {
+		if key == "" {
+			return
+		}
+		if prev, dup := owner[key]; dup {
+			c.add(pos, blockKey(typ, name), "key", fmt.Sprintf("the same key as %s: every agent and console needs its own identity", prev))
+			return
+		}
+		owner[key] = who
+	}
+	for i, x := range d.Clients {
+		claim(x.Key, "client "+x.Name, p.client(i), "client", x.Name)
+	}
+	for i, x := range d.Storages {
+		claim(x.Key, "storage "+x.Name, p.storage(i), "storage", x.Name)
+	}
+	for i, x := range d.Consoles {
+		claim(x.Key, "console "+x.Name, p.console(i), "console", x.Name)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nkeys"
 )
 
 func parseDuration(s string) (time.Duration, error) {
@@ -218,6 +220,14 @@ var levels = []string{LevelFull, LevelIncremental, LevelDifferential}
 func checkLevel(l string) error {
 	if !slices.Contains(levels, l) {
 		return fmt.Errorf("level %q is not one of %s", l, strings.Join(levels, ", "))
+	}
+	return nil
+}
+
+// checkKey: a public user nkey, as `ferry key show` prints it.
+func checkKey(k string) error {
+	if !nkeys.IsValidPublicUserKey(k) {
+		return fmt.Errorf("%q is not a public key: want the \"U...\" line that `ferry key show` prints (never the \"SU...\" seed)", k)
 	}
 	return nil
 }

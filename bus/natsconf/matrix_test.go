@@ -37,11 +37,26 @@ func roster(t *testing.T) []*member {
 		{role: schemas.RoleFD, name: "web1"}, {role: schemas.RoleFD, name: "web2"},
 		{role: schemas.RoleConsole, name: "ops"},
 		{role: schemas.RoleAny, name: "hook"},
+		{role: schemas.RolePending},
 	}
 	for _, m := range ms {
 		m.id = newIdentity(t)
+		if m.role == schemas.RolePending {
+			m.name = m.id.PublicKey() // a pending connection is known by its key alone
+		}
 	}
+	// The enrolment subject takes keys: the pending member's own and another.
+	paramValues["key"] = []string{pendingOf(ms).name, newIdentity(t).PublicKey()}
 	return ms
+}
+
+func pendingOf(ms []*member) *member {
+	for _, m := range ms {
+		if m.role == schemas.RolePending {
+			return m
+		}
+	}
+	panic("no pending member")
 }
 
 // startSecured starts a hub from the configuration generated for ms.
@@ -143,12 +158,14 @@ func expect(m *member, roles []schemas.Role, in instance) bool {
 	if !slices.Contains(roles, m.role) {
 		return false
 	}
-	if m.role != schemas.RoleSD && m.role != schemas.RoleFD {
+	if m.role != schemas.RoleSD && m.role != schemas.RoleFD && m.role != schemas.RolePending {
 		return true
 	}
 	for _, p := range in.info.Params {
 		var want string
 		switch {
+		case p == "key" && m.role == schemas.RolePending:
+			want = m.name
 		case p == "agent", p == "client" && m.role == schemas.RoleFD, p == "storage" && m.role == schemas.RoleSD:
 			want = m.name
 		case p == "role":

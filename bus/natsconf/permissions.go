@@ -62,6 +62,8 @@ func InboxPrefix(role schemas.Role, name string) string {
 //     become name, and "role" becomes its role. So fd web1 subscribes to
 //     ferry.fd.web1.* commands only and reports, logs and heartbeats as
 //     web1 only. Other parameters (job ids, events) stay wildcards.
+//   - A pending key (role pending, name = the public key) may only
+//     publish its enrolment request, on the subject that names the key.
 //   - Every role subscribes to its own inbox, InboxPrefix(role, name).>.
 //   - A role that serves requests gets Responses (allow_responses).
 //   - The director gets the whole JetStream API (JSAPIAll). A role that
@@ -82,9 +84,9 @@ func PermissionsFor(role schemas.Role, name string) (Permissions, error) {
 		return Permissions{}, fmt.Errorf("%s: %w", role, err)
 	}
 	switch role {
-	case schemas.RoleDirector, schemas.RoleSD, schemas.RoleFD, schemas.RoleConsole, schemas.RoleAny:
+	case schemas.RoleDirector, schemas.RoleSD, schemas.RoleFD, schemas.RoleConsole, schemas.RoleAny, schemas.RolePending:
 	default:
-		return Permissions{}, fmt.Errorf("%s: unknown role %q (want director, sd, fd, console or any)", name, role)
+		return Permissions{}, fmt.Errorf("%s: unknown role %q (want director, sd, fd, console, any or pending)", name, role)
 	}
 	var pub, sub list
 	var readsStream bool
@@ -117,7 +119,7 @@ func PermissionsFor(role schemas.Role, name string) (Permissions, error) {
 
 // fillPerm fills a subject pattern for one connection (see PermissionsFor).
 func fillPerm(info schemas.SubjectInfo, role schemas.Role, name string) string {
-	if role != schemas.RoleSD && role != schemas.RoleFD {
+	if role != schemas.RoleSD && role != schemas.RoleFD && role != schemas.RolePending {
 		return info.Pattern
 	}
 	parts := strings.Split(info.Pattern, ".")
@@ -133,6 +135,8 @@ func fillPerm(info schemas.SubjectInfo, role schemas.Role, name string) string {
 			parts[i] = name
 		case param == "role":
 			parts[i] = string(role)
+		case param == "key" && role == schemas.RolePending:
+			parts[i] = name // a pending connection's name is its key
 		}
 		n++
 	}
