@@ -16,7 +16,8 @@ import (
 
 // store receives a backup stream from the fd and writes it into the
 // session's volume. The records go to the volume unchanged; headers and
-// trailers also feed the file list sent to the director. The volume is
+// trailers also feed the file list sent to the director (delivered from a
+// chunkSender while the stream goes on). The volume is
 // fsynced (session end) before the report says OK.
 func (a *Agent) store(s *session, conn net.Conn, rep *schemas.AgentReport) error {
 	meta := []byte("job=" + strconv.FormatInt(s.open.JobID, 10) + " client=" + s.open.Client)
@@ -25,7 +26,9 @@ func (a *Agent) store(s *session, conn net.Conn, rep *schemas.AgentReport) error
 		return fmt.Errorf("volume %s: begin session: %w; %s", s.vol.Name(), err, a.volumeHint())
 	}
 	st := &storeState{a: a, s: s, vs: vs}
-	st.files = bus.NewBatcher(a.bus, entrySize, st.sendChunk)
+	chunks := newChunkSender(s.ctx(), st.deliverChunk)
+	defer chunks.stop()
+	st.files = bus.NewBatcher(a.bus, entrySize, chunks.send)
 	if err := st.receive(datapath.NewReader(conn)); err != nil {
 		if aerr := vs.AbortAs(s.endStatus(), meta); aerr != nil {
 			a.log.Error("volume session not closed", "volume", s.vol.Name(), "job", s.open.JobID, "err", aerr)
@@ -38,6 +41,9 @@ func (a *Agent) store(s *session, conn net.Conn, rep *schemas.AgentReport) error
 		return fmt.Errorf("volume %s: end session: %w; %s", s.vol.Name(), err, a.volumeHint())
 	}
 	if err := st.files.Flush(); err != nil {
+		return err
+	}
+	if err := chunks.wait(); err != nil {
 		return err
 	}
 	rep.Files, rep.Bytes, rep.FileChunks = st.nfiles, st.nbytes, st.files.Chunks()
@@ -160,8 +166,13 @@ func (st *storeState) end(p []byte) error {
 	return nil
 }
 
+// sendChunk delivers a file-list chunk and waits for the director's ack.
 func (st *storeState) sendChunk(seq int, files []schemas.FileEntry) error {
-	ctx, cancel := context.WithTimeout(st.s.ctx(), 5*time.Minute)
+	return st.deliverChunk(st.s.ctx(), seq, files)
+}
+
+func (st *storeState) deliverChunk(ctx context.Context, seq int, files []schemas.FileEntry) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	chunk := schemas.FileChunk{JobID: st.s.open.JobID, Seq: seq, Files: files}
 	if _, err := bus.Deliver(ctx, st.a.bus, schemas.DirFiles, chunk, st.a.cfg.Name); err != nil {
