@@ -35,14 +35,16 @@ func (c *Channel) Context() context.Context { return c.ctx }
 // context.AfterFunc.
 func (c *Channel) Abort(cause error) { c.cancel(cause) }
 
-// ExpectOn registers the job's single-use key with ln: the peer dials in.
-func (c *Channel) ExpectOn(ln *Listener, job uint64, peer Role, key []byte) {
-	c.expected = ln.Expect(job, peer, key)
+// ExpectOn registers the job's single-use key with ln, and the identity
+// the peer must present ("" for plain text): the peer dials in.
+func (c *Channel) ExpectOn(ln *Listener, job uint64, peer Role, key []byte, peerKey string) {
+	c.expected = ln.Expect(job, peer, key, peerKey)
 }
 
-// Dial connects to the peer at addr and keeps the socket for Wait.
-func (c *Channel) Dial(addr string, me Role, job uint64, key []byte, timeout time.Duration) (net.Conn, error) {
-	conn, err := Dial(c.ctx, addr, me, job, key, timeout)
+// Dial connects to the peer at addr, which must present peerKey ("" for
+// plain text), and keeps the socket for Wait.
+func (c *Channel) Dial(addr string, me Role, job uint64, key []byte, peerKey string, timeout time.Duration, sec Security) (net.Conn, error) {
+	conn, err := Dial(c.ctx, addr, me, job, key, peerKey, timeout, sec)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 // TestChannel: the socket arrives whoever dials; start and abort reach
 // the waiting side; a channel nobody connects to gives up within its limit.
 func TestChannel(t *testing.T) {
-	ln, err := Listen("127.0.0.1:0", RoleSD, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ln, err := Listen("127.0.0.1:0", RoleSD, Security{Identity: ids[RoleSD]}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,8 +24,8 @@ func TestChannel(t *testing.T) {
 	listening, dialing := NewChannel(), NewChannel()
 	defer listening.Close()
 	defer dialing.Close()
-	listening.ExpectOn(ln, 5, RoleFD, key)
-	if _, err := dialing.Dial(ln.Addr().String(), RoleFD, 5, key, 5*time.Second); err != nil {
+	listening.ExpectOn(ln, 5, RoleFD, key, ids[RoleFD].PublicKey())
+	if _, err := dialing.Dial(ln.Addr().String(), RoleFD, 5, key, ids[RoleSD].PublicKey(), 5*time.Second, Security{Identity: ids[RoleFD]}); err != nil {
 		t.Fatal(err)
 	}
 	for name, ch := range map[string]*Channel{"listening side": listening, "dialing side": dialing} {

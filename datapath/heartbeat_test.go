@@ -342,7 +342,7 @@ func TestKeepAliveConfig(t *testing.T) {
 func TestSetKeepAlive(t *testing.T) {
 	l, _ := startListener(t)
 	key := NewKey()
-	x := l.Expect(9, RoleSD, key)
+	x := expect(l, 9, RoleSD, key)
 	dialed := mustDial(t, l, RoleSD, 9, key)
 	accepted := mustWait(t, x)
 	for _, c := range []net.Conn{dialed, accepted} {
@@ -370,7 +370,7 @@ func TestSetKeepAlive(t *testing.T) {
 // sockopts reads SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT.
 func sockopts(t *testing.T, c net.Conn) [4]int {
 	t.Helper()
-	rc, err := c.(*net.TCPConn).SyscallConn()
+	rc, err := rawConn(c).(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,9 +63,10 @@ func KeepAliveConfig(every time.Duration) net.KeepAliveConfig {
 }
 
 // SetKeepAlive applies KeepAliveConfig(every) to a data socket, dialed or
-// accepted. Connections that are not TCP (pipes in tests) are left alone.
+// accepted, TLS or plain. Connections that are not TCP (pipes in tests) are
+// left alone.
 func SetKeepAlive(c net.Conn, every time.Duration) error {
-	tc, ok := c.(*net.TCPConn)
+	tc, ok := rawConn(c).(*net.TCPConn)
 	if !ok {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferrybackup/ferry/agents/heartbeat"
+	"github.com/ferrybackup/ferry/agents/identity"
 	"github.com/ferrybackup/ferry/bus"
 	"github.com/ferrybackup/ferry/datapath"
 	"github.com/ferrybackup/ferry/schemas"
@@ -22,6 +23,16 @@ type Config struct {
 	Passive        bool
 	ConnectTimeout time.Duration // active only: dialing the sd
 	Version        string
+	// Identity is this fd's key: its data sockets run TLS with this
+	// certificate. Without one, only plain-text jobs can run.
+	Identity *identity.Identity
+	// Insecure allows plain-text data sockets, for jobs the director
+	// marks plain; otherwise such jobs are refused.
+	Insecure bool
+}
+
+func (c Config) security() datapath.Security {
+	return datapath.Security{Identity: c.Identity, Insecure: c.Insecure}
 }
 
 // Agent is a running file daemon.
@@ -46,7 +57,7 @@ func New(cfg Config, conn *bus.Conn, log *slog.Logger) (*Agent, error) {
 	// data_listen, so a director that wrongly calls it passive still gets
 	// through where the network allows (and the mismatch is reported).
 	if cfg.Passive || cfg.DataListen != "" {
-		ln, err := datapath.Listen(cfg.DataListen, datapath.RoleFD, log)
+		ln, err := datapath.Listen(cfg.DataListen, datapath.RoleFD, cfg.security(), log)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ const connectWait = 2 * time.Minute
 // job is one job prepared on this fd.
 type job struct {
 	prep schemas.PrepareJob
+	peer string // the sd's identity, "" for a plain-text job
 	ch   *datapath.Channel
 }
 
@@ -32,9 +33,13 @@ func (a *Agent) onPrepare(_ context.Context, _ string, req schemas.PrepareJob) (
 	if len(req.Key) != datapath.KeyLen {
 		return schemas.Ack{}, fmt.Errorf("job %d: session key has %d bytes, want %d", req.JobID, len(req.Key), datapath.KeyLen)
 	}
-	j := &job{prep: req, ch: datapath.NewChannel()}
+	peer, err := a.cfg.security().JobPeer(req.Plain, req.PeerKey)
+	if err != nil {
+		return schemas.Ack{}, fmt.Errorf("job %d: %w", req.JobID, err)
+	}
+	j := &job{prep: req, peer: peer, ch: datapath.NewChannel()}
 	if req.Initiator == schemas.InitiatorSD {
-		j.ch.ExpectOn(a.ln, uint64(req.JobID), datapath.RoleSD, req.Key)
+		j.ch.ExpectOn(a.ln, uint64(req.JobID), datapath.RoleSD, req.Key, peer)
 	}
 	a.mu.Lock()
 	_, dup := a.jobs[req.JobID]
@@ -89,7 +94,7 @@ func (a *Agent) onConnect(_ context.Context, _ string, req schemas.DataConnect) 
 	if j.prep.Initiator != schemas.InitiatorFD {
 		return schemas.DataConnected{}, fmt.Errorf("job %d: the sd dials this client, it does not dial out", req.JobID)
 	}
-	c, err := j.ch.Dial(req.Addr, datapath.RoleFD, uint64(req.JobID), j.prep.Key, a.cfg.ConnectTimeout)
+	c, err := j.ch.Dial(req.Addr, datapath.RoleFD, uint64(req.JobID), j.prep.Key, j.peer, a.cfg.ConnectTimeout, a.cfg.security())
 	if err != nil {
 		return schemas.DataConnected{}, fmt.Errorf("dial %s: %w", req.Addr, err)
 	}
@@ -122,6 +127,11 @@ func (a *Agent) waitConn(j *job) (net.Conn, error) {
 			return nil, fmt.Errorf("storage daemon %s never connected: %w", j.prep.Storage, err)
 		}
 		return nil, fmt.Errorf("no data connection to storage daemon %s: %w", j.prep.Storage, err)
+	}
+	if version, suite, ok := datapath.TLSInfo(c); ok {
+		a.log.Info("data socket up", "job", j.prep.JobID, "storage", j.prep.Storage, "tls", version, "cipher", suite)
+	} else {
+		a.log.Warn("data socket up without TLS (insecure)", "job", j.prep.JobID, "storage", j.prep.Storage)
 	}
 	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferrybackup/ferry/agents/heartbeat"
+	"github.com/ferrybackup/ferry/agents/identity"
 	"github.com/ferrybackup/ferry/bus"
 	"github.com/ferrybackup/ferry/datapath"
 	"github.com/ferrybackup/ferry/schemas"
@@ -22,6 +23,12 @@ type Config struct {
 	VolumeMaxBytes int64
 	ConnectTimeout time.Duration // dialing a passive client
 	Version        string
+	// Identity is this sd's key: its data sockets run TLS with this
+	// certificate. Without one, only plain-text jobs can run.
+	Identity *identity.Identity
+	// Insecure allows plain-text data sockets, for jobs the director
+	// marks plain; otherwise such jobs are refused.
+	Insecure bool
 }
 
 // Agent is a running storage daemon.
@@ -46,11 +53,15 @@ func New(cfg Config, conn *bus.Conn, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := datapath.Listen(cfg.DataListen, datapath.RoleSD, log)
+	ln, err := datapath.Listen(cfg.DataListen, datapath.RoleSD, cfg.security(), log)
 	if err != nil {
 		return nil, err
 	}
 	return &Agent{cfg: cfg, bus: conn, log: log, ln: ln, vols: vols, sessions: map[int64]*session{}, started: time.Now()}, nil
+}
+
+func (c Config) security() datapath.Security {
+	return datapath.Security{Identity: c.Identity, Insecure: c.Insecure}
 }
 
 // DataAddr is the bound data listen address.

@@ -22,6 +22,7 @@ const connectWait = 2 * time.Minute
 type session struct {
 	open     schemas.SessionOpen
 	key      []byte
+	peer     string         // the fd's identity, "" for a plain-text job
 	vol      *volume.Volume // backup: reserved volume
 	ch       *datapath.Channel
 	canceled atomic.Bool // aborted as canceled: the session end says so
@@ -44,7 +45,11 @@ func (a *Agent) onOpen(ctx context.Context, _ string, req schemas.SessionOpen) (
 	if err := schemas.CheckToken(req.Client); err != nil {
 		return schemas.SessionOpened{}, fmt.Errorf("client: %w", err)
 	}
-	s := &session{open: req, key: datapath.NewKey(), ch: datapath.NewChannel()}
+	peer, err := a.cfg.security().JobPeer(req.Plain, req.PeerKey)
+	if err != nil {
+		return schemas.SessionOpened{}, fmt.Errorf("job %d: %w", req.JobID, err)
+	}
+	s := &session{open: req, key: datapath.NewKey(), peer: peer, ch: datapath.NewChannel()}
 	reply := schemas.SessionOpened{JobID: req.JobID, Key: s.key}
 	switch req.Kind {
 	case schemas.KindBackup:
@@ -61,7 +66,7 @@ func (a *Agent) onOpen(ctx context.Context, _ string, req schemas.SessionOpen) (
 		return reply, fmt.Errorf("unknown job kind %q", req.Kind)
 	}
 	if req.Initiator == schemas.InitiatorFD {
-		s.ch.ExpectOn(a.ln, uint64(req.JobID), datapath.RoleFD, s.key)
+		s.ch.ExpectOn(a.ln, uint64(req.JobID), datapath.RoleFD, s.key, s.peer)
 	}
 	if !a.register(s) {
 		a.release(s)
@@ -108,7 +113,7 @@ func (a *Agent) onConnect(ctx context.Context, _ string, req schemas.DataConnect
 	if s.open.Initiator != schemas.InitiatorSD {
 		return schemas.DataConnected{}, fmt.Errorf("job %d: the fd dials this session, the sd does not", req.JobID)
 	}
-	c, err := s.ch.Dial(req.Addr, datapath.RoleSD, uint64(req.JobID), s.key, a.cfg.ConnectTimeout)
+	c, err := s.ch.Dial(req.Addr, datapath.RoleSD, uint64(req.JobID), s.key, s.peer, a.cfg.ConnectTimeout, a.cfg.security())
 	if err != nil {
 		return schemas.DataConnected{}, fmt.Errorf("dial %s: %w", req.Addr, err)
 	}
@@ -176,6 +181,11 @@ func (a *Agent) waitConn(s *session) (net.Conn, error) {
 			return nil, fmt.Errorf("no data connection from client %s: %w", s.open.Client, err)
 		}
 		return nil, fmt.Errorf("no data connection to client %s: %w", s.open.Client, err)
+	}
+	if version, suite, ok := datapath.TLSInfo(c); ok {
+		a.log.Info("data socket up", "job", s.open.JobID, "client", s.open.Client, "tls", version, "cipher", suite)
+	} else {
+		a.log.Warn("data socket up without TLS (insecure)", "job", s.open.JobID, "client", s.open.Client)
 	}
 	return c, nil
 }
