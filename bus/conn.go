@@ -2,12 +2,14 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
+	"github.com/ferrybackup/ferry/bus/natsconf"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -28,6 +30,7 @@ type Conn struct {
 	js  jetstream.JetStream
 	log *slog.Logger
 	sem chan struct{}
+	key string
 }
 
 // Options configure Connect.
@@ -36,7 +39,15 @@ type Options struct {
 	// Retry keeps trying the first connect in the background (daemons:
 	// subscriptions wait for the server, see Ready); consoles fail fast.
 	Retry bool
-	// Extra nats.go options (in-process connection, credentials, TLS).
+	// Key and Sign sign in with an identity (an nkey): the server grants
+	// the key its role's subjects, and the connection's inbox prefix is
+	// the key's (natsconf.InboxPrefix), the only inbox it may read.
+	Key  string
+	Sign func(nonce []byte) ([]byte, error)
+	// TLS, when set, is required: the server's certificate is checked
+	// against its RootCAs.
+	TLS *tls.Config
+	// Extra nats.go options (in-process connection).
 	Extra []nats.Option
 }
 
@@ -61,7 +72,14 @@ func Connect(url string, opt Options, log *slog.Logger) (*Conn, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("bus reconnected", "url", nc.ConnectedUrlRedacted()) }),
 	}
 	if opt.Retry {
-		opts = append(opts, nats.RetryOnFailedConnect(true))
+		// A key the server refuses may be accepted later: keep trying.
+		opts = append(opts, nats.RetryOnFailedConnect(true), nats.IgnoreAuthErrorAbort())
+	}
+	if opt.Key != "" {
+		opts = append(opts, nats.Nkey(opt.Key, opt.Sign), nats.CustomInboxPrefix(natsconf.InboxPrefix(opt.Key)))
+	}
+	if opt.TLS != nil {
+		opts = append(opts, nats.Secure(opt.TLS))
 	}
 	opts = append(opts, opt.Extra...)
 	nc, err := nats.Connect(url, opts...)
@@ -73,7 +91,30 @@ func Connect(url string, opt Options, log *slog.Logger) (*Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &Conn{nc: nc, js: js, log: log, sem: make(chan struct{}, maxInFlight)}, nil
+	return &Conn{nc: nc, js: js, log: log, sem: make(chan struct{}, maxInFlight), key: opt.Key}, nil
+}
+
+// Key is the identity the connection signed in with ("" without one).
+func (c *Conn) Key() string { return c.key }
+
+// Reconnect drops the connection and waits until it is back: the server
+// authenticates it afresh, so rights granted since (an accepted key) take
+// effect.
+func (c *Conn) Reconnect(ctx context.Context) error {
+	before := c.nc.Stats().Reconnects
+	if err := c.nc.ForceReconnect(); err != nil {
+		return fmt.Errorf("reconnect: %w", err)
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for c.nc.Stats().Reconnects == before || !c.nc.IsConnected() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("reconnect: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return c.Flush(ctx)
 }
 
 func waitConnected(ctx context.Context, nc *nats.Conn) error {

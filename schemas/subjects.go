@@ -9,7 +9,7 @@ var (
 	agents  = []Role{RoleSD, RoleFD}
 	console = []Role{RoleConsole}
 	anyone  = []Role{RoleDirector, RoleConsole, RoleAny}
-	pending = []Role{RolePending}
+	enrollers = []Role{RolePending, RoleSD, RoleFD, RoleConsole}
 
 	// Director to file daemon.
 	FDPrepare = newRequest[PrepareJob, Ack]("ferry.fd.*.prepare", []string{"client"},
@@ -59,7 +59,7 @@ var (
 
 	// Identities.
 	Enrol = newRequest[EnrolRequest, EnrolReply]("ferry.enrol.*", []string{"key"},
-		"A key the director does not know yet asks to be enrolled; the subject names the key, and the server lets only that key (and nothing else of it) publish here.", pending, dir)
+		"An agent or console asks where its key stands (a new key: to be enrolled); the subject names the key, and the server lets only that key publish here. A key the director does not know may publish nothing else.", enrollers, dir)
 	APIAgents = newRequest[AgentsRequest, AgentsReply]("ferry.api.agents", nil,
 		"Console lists identities: configured, accepted, pending, rejected and revoked keys.", console, dir)
 	APIDecide = newRequest[AgentDecision, Ack]("ferry.api.agents.decide", nil,

@@ -47,6 +47,9 @@ func (d *Director) backupJob(name, levelOverride string) (*runningJob, error) {
 		Kind: schemas.KindBackup, Storage: storage.Name, Exclude: fs.Exclude, OneFileSystem: fs.OneFileSystem, Level: level,
 		BandwidthBps: jc.MaxBandwidth, KeepaliveMs: ka,
 	}
+	if fs.Compression == config.CompressionZstd {
+		rj.prepare.Compression = fs.Compression
+	}
 	for _, p := range fs.Include {
 		rj.prepare.Include = append(rj.prepare.Include, []byte(p))
 	}

@@ -95,6 +95,7 @@ func (d *Director) apiStatus(_ context.Context, _ string, req schemas.StatusRequ
 	if req.Verbose {
 		out.Agents = append(out.Agents, d.strangers(known, now)...)
 	}
+	d.fillSecurity(&out)
 	return out, nil
 }
 

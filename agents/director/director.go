@@ -24,6 +24,7 @@ type Director struct {
 	presence *presence
 	started  time.Time
 	links    Links
+	sec      Security
 
 	ctx     context.Context // jobs run under it; set by Run
 	mu      sync.Mutex
@@ -74,6 +75,9 @@ func (d *Director) subscribe(ctx context.Context) ([]*nats.Subscription, error) 
 		bus.On(schemas.APIJobs, schemas.APIJobs.Wildcard(), d.apiJobs),
 		bus.On(schemas.APIJob, schemas.APIJob.Wildcard(), d.apiJob),
 		bus.On(schemas.APIStatus, schemas.APIStatus.Wildcard(), d.apiStatus),
+		bus.On(schemas.APIAgents, schemas.APIAgents.Wildcard(), d.apiAgents),
+		bus.On(schemas.APIDecide, schemas.APIDecide.Wildcard(), d.apiDecide),
+		bus.On(schemas.Enrol, schemas.Enrol.Wildcard(), d.onEnrol),
 		bus.On(schemas.DirReport, schemas.DirReport.Wildcard(), d.onReport),
 		bus.On(schemas.DirFiles, schemas.DirFiles.Wildcard(), d.onFiles),
 		bus.On(schemas.DirLog, schemas.DirLog.Wildcard(), d.onLog),

@@ -81,6 +81,13 @@ func (d *Director) fail(format string, args ...any) (catalog.Result, int) {
 func (d *Director) execute(rj *runningJob) (catalog.Result, int) {
 	plan := planData(rj.client, rj.storage)
 	rj.open.Initiator, rj.prepare.Initiator = plan.Initiator, plan.Initiator
+	// Each end of the data socket pins the other's identity.
+	fdKey, sdKey, plain, err := d.peerKeys(rj.client.Name, rj.storage.Name)
+	if err != nil {
+		return d.stepFailed(rj, "%v", err)
+	}
+	rj.open.PeerKey, rj.prepare.PeerKey = fdKey, sdKey
+	rj.open.Plain, rj.prepare.Plain = plain, plain
 	if res, failed := d.openAndPrepare(rj); failed {
 		return res, 0
 	}

@@ -5,6 +5,7 @@
 package embedded
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,12 +29,21 @@ type Config struct {
 	// natsconf: accounts, leafnode remotes) loaded first; Listen, DataDir
 	// and Name still apply on top of it.
 	ConfText string
+	// Authorize, when set, authenticates every client by its nkey and
+	// grants its rights (the configuration then has no users).
+	Authorize Authorizer
+	// LeafPin, when set, runs every leafnode remote (a passive client's
+	// link) over TLS and checks the key of the client's certificate, got
+	// by KeyOf.
+	LeafPin LeafPinner
+	KeyOf   PublicKeyOf
 }
 
 // Server is a running embedded NATS server.
 type Server struct {
 	s       *server.Server
 	links   *linkLog
+	audit   *Audit
 	quit    chan struct{}
 	remotes []*server.RemoteLeafOpts
 }
@@ -53,7 +63,23 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	opts.ServerName, opts.Host, opts.Port = cfg.Name, host, port
 	opts.JetStream, opts.StoreDir = cfg.JetStream, cfg.DataDir
 	opts.NoSigs, opts.MaxPayload = true, 1<<20
-	return run(opts, log)
+	audit := &Audit{}
+	var srv *server.Server
+	if cfg.Authorize != nil {
+		opts.AlwaysEnableNonce = true
+		opts.CustomClientAuthentication = &nkeyAuth{
+			authorize: cfg.Authorize,
+			accounts:  func(name string) (*server.Account, error) { return srv.LookupAccount(name) },
+			audit:     audit, log: log.With("component", "bus-auth"),
+		}
+	}
+	if cfg.LeafPin != nil {
+		for _, r := range opts.LeafNode.Remotes {
+			r.TLS = true
+			r.TLSConfig = leafTLS(r.LocalAccount, cfg.LeafPin, cfg.KeyOf, audit, log.With("component", "bus-auth"))
+		}
+	}
+	return runWith(opts, log, audit, func(s *server.Server) { srv = s })
 }
 
 // loadConf writes the configuration (it holds leafnode passwords: mode
@@ -79,6 +105,9 @@ type LeafConfig struct {
 	Listen   string // leafnode host:port the hub dials
 	User     string
 	Password string
+	// TLS, when set, is required on the leafnode listener: the client's
+	// certificate, which the hub pins (or checks against the deployment CA).
+	TLS *tls.Config
 }
 
 // StartLeaf starts a server with no client port (the agent talks to it in
@@ -96,6 +125,10 @@ func StartLeaf(cfg LeafConfig, log *slog.Logger) (*Server, error) {
 	opts := &server.Options{ServerName: cfg.Name, DontListen: true, NoSigs: true, MaxPayload: 1 << 20}
 	opts.LeafNode.Host, opts.LeafNode.Port = host, port
 	opts.LeafNode.Username, opts.LeafNode.Password = cfg.User, string(hash)
+	if cfg.TLS != nil {
+		opts.LeafNode.TLSConfig = cfg.TLS
+		opts.LeafNode.TLSTimeout = 5
+	}
 	return run(opts, log)
 }
 
@@ -115,18 +148,23 @@ func splitListen(listen string) (string, int, error) {
 }
 
 func run(opts *server.Options, log *slog.Logger) (*Server, error) {
+	return runWith(opts, log, &Audit{}, func(*server.Server) {})
+}
+
+func runWith(opts *server.Options, log *slog.Logger, audit *Audit, created func(*server.Server)) (*Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
+	created(s)
 	links := newLinkLog()
-	s.SetLoggerV2(&slogAdapter{log: log.With("component", "nats"), links: links}, false, false, false)
+	s.SetLoggerV2(&slogAdapter{log: log.With("component", "nats"), links: links, audit: audit}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		return nil, fmt.Errorf("nats server %s did not become ready", opts.ServerName)
 	}
-	srv := &Server{s: s, links: links, quit: make(chan struct{}), remotes: opts.LeafNode.Remotes}
+	srv := &Server{s: s, links: links, audit: audit, quit: make(chan struct{}), remotes: opts.LeafNode.Remotes}
 	if len(opts.LeafNode.Remotes) > 0 {
 		go srv.watchLinks()
 	}
@@ -143,6 +181,40 @@ func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.s) }
 // LeafLinks is how many leafnode links are up: for a passive client's
 // server, whether the hub is linked.
 func (s *Server) LeafLinks() int { return s.s.NumLeafNodes() }
+
+// Audit returns what the server refused since it started.
+func (s *Server) Audit() AuditCounts { return s.audit.Counts() }
+
+// Kick closes every client connection of user (a Grant's User): a revoked
+// key loses its live links at once. It returns how many were closed.
+func (s *Server) Kick(user string) int {
+	cz, err := s.s.Connz(&server.ConnzOptions{User: user, Limit: 1 << 16})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, c := range cz.Conns {
+		if s.s.DisconnectClientByID(c.Cid) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// KickLeaf closes the leafnode links of account (a passive client's).
+func (s *Server) KickLeaf(account string) int {
+	lz, err := s.s.Leafz(&server.LeafzOptions{Account: account})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, l := range lz.Leafs {
+		if s.s.DisconnectClientByID(l.ID) == nil {
+			n++
+		}
+	}
+	return n
+}
 
 // Shutdown stops the server and waits for it.
 func (s *Server) Shutdown() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,6 +18,7 @@ import (
 type slogAdapter struct {
 	log   *slog.Logger
 	links *linkLog
+	audit *Audit
 
 	mu   sync.Mutex
 	seen map[string]repeat
@@ -34,6 +36,14 @@ var volatileRE = regexp.MustCompile(`lid:\d+|cid:\d+|attempt \d+|127\.0\.0\.1:\d
 func (a *slogAdapter) line(format string, v []any) string {
 	msg := fmt.Sprintf(format, v...)
 	a.links.note(msg)
+	if a.audit != nil {
+		switch {
+		case violationCounted(msg):
+			a.audit.PermissionViolations.Add(1)
+		case strings.Contains(msg, "TLS handshake error"), strings.Contains(msg, "TLS required"):
+			a.audit.RejectedConnections.Add(1)
+		}
+	}
 	return msg
 }
 

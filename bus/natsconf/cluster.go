@@ -111,10 +111,16 @@ func checkCluster(s Server) error {
 	return nil
 }
 
-func writeCluster(b *strings.Builder, c Cluster) {
+func writeCluster(b *strings.Builder, c Cluster, t *TLSFiles) {
 	fmt.Fprintf(b, "cluster {\n  name: %s\n  listen: %s\n", q(c.Name), q(c.Listen))
 	if len(c.Routes) > 0 {
 		fmt.Fprintf(b, "  routes: [%s]\n", quoteAll(c.Routes))
+	}
+	if t != nil {
+		// Routes authenticate each other by the deployment CA.
+		fmt.Fprintf(b, "  tls {\n")
+		writeTLS(b, *t, "    ")
+		fmt.Fprintf(b, "    verify: true\n    timeout: 5\n  }\n")
 	}
 	fmt.Fprintf(b, "}\n")
 }

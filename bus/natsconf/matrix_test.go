@@ -85,7 +85,7 @@ func authOpts(m *member) []nats.Option {
 	return []nats.Option{
 		nats.Name(m.String()),
 		nats.Nkey(m.id.PublicKey(), m.id.Sign),
-		nats.CustomInboxPrefix(natsconf.InboxPrefix(m.role, m.name)),
+		nats.CustomInboxPrefix(natsconf.InboxPrefix(m.id.PublicKey())),
 	}
 }
 
@@ -158,14 +158,13 @@ func expect(m *member, roles []schemas.Role, in instance) bool {
 	if !slices.Contains(roles, m.role) {
 		return false
 	}
-	if m.role != schemas.RoleSD && m.role != schemas.RoleFD && m.role != schemas.RolePending {
-		return true
-	}
 	for _, p := range in.info.Params {
 		var want string
 		switch {
-		case p == "key" && m.role == schemas.RolePending:
-			want = m.name
+		case p == "key" && m.role != schemas.RoleDirector:
+			want = m.id.PublicKey()
+		case m.role != schemas.RoleSD && m.role != schemas.RoleFD:
+			continue
 		case p == "agent", p == "client" && m.role == schemas.RoleFD, p == "storage" && m.role == schemas.RoleSD:
 			want = m.name
 		case p == "role":
@@ -199,7 +198,7 @@ func extraSubjects() []string {
 }
 
 func expectExtra(m *member, op, subject string) bool {
-	own := natsconf.InboxPrefix(m.role, m.name) + "."
+	own := natsconf.InboxPrefix(m.id.PublicKey()) + "."
 	switch {
 	case op == "sub":
 		// Only the own inbox, and nothing of another's.
@@ -269,6 +268,9 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 	ins := instances(t)
 	extras := extraSubjects()
+	for _, m := range ms {
+		extras = append(extras, natsconf.InboxPrefix(m.id.PublicKey())+".x")
+	}
 	// got[member][op][subject] is what the server let the member do.
 	got := map[string]map[string]map[string]bool{}
 

@@ -44,11 +44,12 @@ const (
 	JSEventConsumerNext = "$JS.API.CONSUMER.MSG.NEXT." + schemas.EventStreamName + ".*"
 )
 
-// InboxPrefix is the inbox prefix of an agent or console: it connects with
-// nats.CustomInboxPrefix(InboxPrefix(role, name)), and only it may
-// subscribe below it. The role keeps an sd and an fd of one name apart.
-func InboxPrefix(role schemas.Role, name string) string {
-	return "_INBOX_" + string(role) + "_" + name
+// InboxPrefix is the inbox prefix of the connection that authenticates
+// with key: it connects with nats.CustomInboxPrefix(InboxPrefix(key)), and
+// only it may subscribe below it. By key, not by name: an agent's inbox is
+// the same whether it is still pending or already let in.
+func InboxPrefix(key string) string {
+	return "_INBOX_" + key
 }
 
 // PermissionsFor returns the permissions of the agent or console name of
@@ -62,9 +63,11 @@ func InboxPrefix(role schemas.Role, name string) string {
 //     become name, and "role" becomes its role. So fd web1 subscribes to
 //     ferry.fd.web1.* commands only and reports, logs and heartbeats as
 //     web1 only. Other parameters (job ids, events) stay wildcards.
-//   - A pending key (role pending, name = the public key) may only
-//     publish its enrolment request, on the subject that names the key.
-//   - Every role subscribes to its own inbox, InboxPrefix(role, name).>.
+//   - A "key" parameter becomes the connection's own key (for every role
+//     but the director, which hears them all): an agent asks only about
+//     itself. A pending key (role pending, name = its key) may do nothing
+//     else.
+//   - Every role subscribes to its own inbox, InboxPrefix(key).>.
 //   - A role that serves requests gets Responses (allow_responses).
 //   - The director gets the whole JetStream API (JSAPIAll). A role that
 //     subscribes to a JetStream subject (the job events) gets what an
@@ -79,9 +82,12 @@ func InboxPrefix(role schemas.Role, name string) string {
 //     tries (in the background, ignoring failure) when it resets after a
 //     gap or reconnect; the consumer it abandons then lapses by itself
 //     after its 5-minute inactivity threshold.
-func PermissionsFor(role schemas.Role, name string) (Permissions, error) {
+func PermissionsFor(role schemas.Role, name, key string) (Permissions, error) {
 	if err := schemas.CheckToken(name); err != nil {
 		return Permissions{}, fmt.Errorf("%s: %w", role, err)
+	}
+	if err := schemas.CheckToken(key); err != nil {
+		return Permissions{}, fmt.Errorf("%s %s: key: %w", role, name, err)
 	}
 	switch role {
 	case schemas.RoleDirector, schemas.RoleSD, schemas.RoleFD, schemas.RoleConsole, schemas.RoleAny, schemas.RolePending:
@@ -93,10 +99,10 @@ func PermissionsFor(role schemas.Role, name string) (Permissions, error) {
 	var p Permissions
 	for _, info := range schemas.Subjects() {
 		if has(info.Pub, role) {
-			pub.add(fillPerm(info, role, name))
+			pub.add(fillPerm(info, role, name, key))
 		}
 		if has(info.Sub, role) {
-			sub.add(fillPerm(info, role, name))
+			sub.add(fillPerm(info, role, name, key))
 			if info.Transport == schemas.TransportRequest {
 				p.Responses = true
 			}
@@ -105,7 +111,7 @@ func PermissionsFor(role schemas.Role, name string) (Permissions, error) {
 			}
 		}
 	}
-	sub.add(InboxPrefix(role, name) + ".>")
+	sub.add(InboxPrefix(key) + ".>")
 	switch {
 	case role == schemas.RoleDirector:
 		pub.add(JSAPIAll)
@@ -118,25 +124,30 @@ func PermissionsFor(role schemas.Role, name string) (Permissions, error) {
 }
 
 // fillPerm fills a subject pattern for one connection (see PermissionsFor).
-func fillPerm(info schemas.SubjectInfo, role schemas.Role, name string) string {
-	if role != schemas.RoleSD && role != schemas.RoleFD && role != schemas.RolePending {
-		return info.Pattern
-	}
+func fillPerm(info schemas.SubjectInfo, role schemas.Role, name, key string) string {
 	parts := strings.Split(info.Pattern, ".")
 	n := 0
 	for i, t := range parts {
 		if t != "*" {
 			continue
 		}
-		switch param := info.Params[n]; {
+		param := info.Params[n]
+		if param == "key" && role != schemas.RoleDirector {
+			parts[i] = key // whoever publishes on a key's subject does so as that key
+			n++
+			continue
+		}
+		if role != schemas.RoleSD && role != schemas.RoleFD {
+			n++
+			continue
+		}
+		switch {
 		case param == "agent",
 			param == "client" && role == schemas.RoleFD,
 			param == "storage" && role == schemas.RoleSD:
 			parts[i] = name
 		case param == "role":
 			parts[i] = string(role)
-		case param == "key" && role == schemas.RolePending:
-			parts[i] = name // a pending connection's name is its key
 		}
 		n++
 	}

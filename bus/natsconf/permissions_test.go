@@ -15,43 +15,43 @@ import (
 func TestPermissionsFor(t *testing.T) {
 	tests := []struct {
 		role      schemas.Role
-		name      string
+		name, key string
 		pub, sub  []string
 		responses bool
 	}{
-		{schemas.RoleFD, "web1",
-			[]string{"ferry.dir.log.fd.web1", "ferry.dir.report.fd.web1", "ferry.presence.fd.web1", "ferry.progress.job.*"},
-			[]string{"ferry.fd.web1.prepare", "ferry.fd.web1.connect", "ferry.fd.web1.start", "ferry.fd.web1.abort", "_INBOX_fd_web1.>"},
+		{schemas.RoleFD, "web1", "UWEB1",
+			[]string{"ferry.dir.log.fd.web1", "ferry.dir.report.fd.web1", "ferry.presence.fd.web1", "ferry.enrol.UWEB1", "ferry.progress.job.*"},
+			[]string{"ferry.fd.web1.prepare", "ferry.fd.web1.connect", "ferry.fd.web1.start", "ferry.fd.web1.abort", "_INBOX_UWEB1.>"},
 			true},
-		{schemas.RoleSD, "site1",
-			[]string{"ferry.dir.files.site1", "ferry.dir.log.sd.site1", "ferry.dir.report.sd.site1", "ferry.presence.sd.site1", "ferry.progress.job.*"},
-			[]string{"ferry.sd.site1.open", "ferry.sd.site1.connect", "ferry.sd.site1.start", "ferry.sd.site1.abort", "_INBOX_sd_site1.>"},
+		{schemas.RoleSD, "site1", "USITE1",
+			[]string{"ferry.dir.files.site1", "ferry.dir.log.sd.site1", "ferry.dir.report.sd.site1", "ferry.presence.sd.site1", "ferry.enrol.USITE1", "ferry.progress.job.*"},
+			[]string{"ferry.sd.site1.open", "ferry.sd.site1.connect", "ferry.sd.site1.start", "ferry.sd.site1.abort", "_INBOX_USITE1.>"},
 			true},
-		{schemas.RoleDirector, "dir1",
+		{schemas.RoleDirector, "dir1", "UDIR1",
 			[]string{"ferry.fd.*.prepare", "ferry.fd.*.connect", "ferry.fd.*.start", "ferry.fd.*.abort",
 				"ferry.sd.*.open", "ferry.sd.*.connect", "ferry.sd.*.start", "ferry.sd.*.abort", "ferry.events.job.*.*", "$JS.API.>"},
 			[]string{"ferry.dir.files.*", "ferry.dir.log.*.*", "ferry.dir.report.*.*", "ferry.presence.*.*",
 				"ferry.api.run", "ferry.api.restore", "ferry.api.cancel", "ferry.api.jobs", "ferry.api.job", "ferry.api.status",
 				"ferry.enrol.*", "ferry.api.agents", "ferry.api.agents.decide",
-				"ferry.events.job.*.*", "ferry.progress.job.*", "_INBOX_director_dir1.>"},
+				"ferry.events.job.*.*", "ferry.progress.job.*", "_INBOX_UDIR1.>"},
 			true},
-		{schemas.RoleConsole, "ops",
+		{schemas.RoleConsole, "ops", "UOPS",
 			[]string{"ferry.api.run", "ferry.api.restore", "ferry.api.cancel", "ferry.api.jobs", "ferry.api.job", "ferry.api.status",
-				"ferry.api.agents", "ferry.api.agents.decide",
+				"ferry.enrol.UOPS", "ferry.api.agents", "ferry.api.agents.decide",
 				"$JS.API.CONSUMER.CREATE.FERRY_EVENTS.*.ferry.events.>", "$JS.API.CONSUMER.MSG.NEXT.FERRY_EVENTS.*"},
-			[]string{"ferry.events.job.*.*", "ferry.progress.job.*", "_INBOX_console_ops.>"},
+			[]string{"ferry.events.job.*.*", "ferry.progress.job.*", "_INBOX_UOPS.>"},
 			false},
-		{schemas.RoleAny, "hook",
+		{schemas.RoleAny, "hook", "UHOOK",
 			[]string{"$JS.API.CONSUMER.CREATE.FERRY_EVENTS.*.ferry.events.>", "$JS.API.CONSUMER.MSG.NEXT.FERRY_EVENTS.*"},
-			[]string{"ferry.events.job.*.*", "ferry.progress.job.*", "_INBOX_any_hook.>"},
+			[]string{"ferry.events.job.*.*", "ferry.progress.job.*", "_INBOX_UHOOK.>"},
 			false},
-		{schemas.RolePending, "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4",
+		{schemas.RolePending, "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4",
 			[]string{"ferry.enrol.UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"},
-			[]string{"_INBOX_pending_UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4.>"},
+			[]string{"_INBOX_UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4.>"},
 			false},
 	}
 	for _, tc := range tests {
-		p, err := natsconf.PermissionsFor(tc.role, tc.name)
+		p, err := natsconf.PermissionsFor(tc.role, tc.name, tc.key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestPermissionsFor(t *testing.T) {
 		role schemas.Role
 		name string
 	}{{"admin", "x"}, {"", "x"}, {schemas.RoleFD, ""}, {schemas.RoleFD, "a.b"}, {schemas.RoleFD, "*"}, {schemas.RoleSD, ">"}} {
-		if _, err := natsconf.PermissionsFor(bad.role, bad.name); err == nil {
+		if _, err := natsconf.PermissionsFor(bad.role, bad.name, "UKEY"); err == nil {
 			t.Errorf("PermissionsFor(%q, %q) accepted", bad.role, bad.name)
 		}
 	}

@@ -25,11 +25,11 @@ func checkUsers(s Server) error {
 	keys := map[string]User{}
 	names := map[string]bool{}
 	for _, u := range s.Users {
-		if _, err := PermissionsFor(u.Role, u.Name); err != nil {
-			return fmt.Errorf("user: %w", err)
-		}
 		if !nkeys.IsValidPublicUserKey(u.NKey) {
 			return fmt.Errorf("%s %s: nkey %q is not a public user nkey (\"U...\", as `ferry key show` prints it)", u.Role, u.Name, u.NKey)
+		}
+		if _, err := PermissionsFor(u.Role, u.Name, u.NKey); err != nil {
+			return fmt.Errorf("user: %w", err)
 		}
 		if prev, dup := keys[u.NKey]; dup {
 			return fmt.Errorf("%s %s and %s %s share the nkey %s: every agent needs its own identity", prev.Role, prev.Name, u.Role, u.Name, u.NKey)
@@ -53,7 +53,7 @@ func writeUsers(b *strings.Builder, users []User) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("    users: [\n")
 	for _, u := range users {
-		p, _ := PermissionsFor(u.Role, u.Name)
+		p, _ := PermissionsFor(u.Role, u.Name, u.NKey)
 		w("      # %s %s\n", u.Role, u.Name)
 		w("      {\n        nkey: %s\n        permissions: {\n", q(u.NKey))
 		writeAllow(b, "publish", p.Publish)
