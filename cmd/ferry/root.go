@@ -40,6 +40,7 @@ func newRootCommand() *cobra.Command {
 	)
 	root.AddCommand(newNATSCommand(g))
 	root.AddCommand(newKeyCommand(g))
+	root.AddCommand(newCACommand(g), newCertCommand(g))
 	return root
 }
 
