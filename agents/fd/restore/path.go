@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,22 +57,45 @@ func (rv *receiver) parentOf(p []byte) (int, string, error) {
 // openDir returns a descriptor of directory dir (relative to the target),
 // creating missing components with mode 0700. The descriptor belongs to
 // the cache: it stays valid until the next call.
+//
+// dir is resolved afresh from the target for every entry, never reused
+// from the previous one: a descriptor kept open follows its directory
+// wherever it goes, so after a component was replaced (by a symlink to
+// the outside, the directory moved aside) the next entries would land in
+// the old directory, unseen. One openat2 that refuses symlinks and
+// escapes resolves an existing dir; a missing component, a symlink or a
+// kernel without openat2 takes the walk from the target.
 func (rv *receiver) openDir(dir string) (int, error) {
 	c := &rv.cache
-	if c.fd >= 0 && c.path == dir {
-		return c.fd, nil
-	}
-	start, done := rv.root, 0
-	if c.fd >= 0 && len(dir) > len(c.path) && dir[len(c.path)] == '/' && strings.HasPrefix(dir, c.path) {
-		start, done = c.fd, len(c.path)+1
-	}
-	fd, err := rv.walk(start, dir, done)
+	fd, err := openBeneath(rv.root, dir)
 	if err != nil {
-		return -1, err
+		if fd, err = rv.walk(rv.root, dir, 0); err != nil {
+			return -1, err
+		}
 	}
 	c.reset()
 	*c = dirCache{path: dir, fd: fd}
 	return fd, nil
+}
+
+// noOpenat2 is set once openat2 turned out to be unavailable (before Linux
+// 5.6, or refused by a seccomp filter).
+var noOpenat2 atomic.Bool
+
+// openBeneath opens directory dir below root in one call, following no
+// symlink and never leaving root.
+func openBeneath(root int, dir string) (int, error) {
+	if noOpenat2.Load() {
+		return -1, unix.ENOSYS
+	}
+	fd, err := unix.Openat2(root, dir, &unix.OpenHow{
+		Flags:   dirFlags,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err == unix.ENOSYS || err == unix.EPERM {
+		noOpenat2.Store(true)
+	}
+	return fd, err
 }
 
 // walk opens dir[done:] component by component from start (which opens
