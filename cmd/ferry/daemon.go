@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferrybackup/ferry/agents/config"
 	"github.com/ferrybackup/ferry/agents/fd"
+	"github.com/ferrybackup/ferry/agents/pki"
 	"github.com/ferrybackup/ferry/agents/sd"
 	"github.com/ferrybackup/ferry/cmd/internal/wiring"
 	"github.com/spf13/cobra"
@@ -56,7 +57,12 @@ func newSDCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runApp(wiring.App(g.logger(), wiring.External(cfg.NATSURL), wiring.StorageDaemon(sdConfig(cfg))))
+			log := g.logger()
+			sec, err := wiring.LoadAgentSecurity(config.KindStorageDaemon, cfg.Name, cfg.Security, log)
+			if err != nil {
+				return err
+			}
+			return runApp(wiring.App(log, wiring.External(cfg.NATSURL), wiring.StorageDaemon(sdConfig(cfg), sec)))
 		},
 	}
 	o.addFlags(cmd)
@@ -80,7 +86,17 @@ func newFDCommand(g *globalOptions) *cobra.Command {
 					return fmt.Errorf("file_daemon %q: leaf_password_file: %w", cfg.Name, err)
 				}
 			}
-			return runApp(wiring.App(g.logger(), wiring.External(cfg.NATSURL), wiring.FileDaemon(fdConfig(cfg), link)))
+			log := g.logger()
+			sec, err := wiring.LoadAgentSecurity(config.KindFileDaemon, cfg.Name, cfg.Security, log)
+			if err != nil {
+				return err
+			}
+			if cfg.LeafCertFile != "" && !sec.Insecure {
+				if sec.LeafTLS, err = pki.ServerTLS(cfg.LeafCertFile, cfg.LeafKeyFile); err != nil {
+					return fmt.Errorf("file_daemon %q: %w", cfg.Name, err)
+				}
+			}
+			return runApp(wiring.App(log, wiring.External(cfg.NATSURL), wiring.FileDaemon(fdConfig(cfg), link, sec)))
 		},
 	}
 	o.addFlags(cmd)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ferrybackup/ferry/agents/config"
 	"github.com/ferrybackup/ferry/agents/fd"
+	"github.com/ferrybackup/ferry/agents/identity"
+	"github.com/ferrybackup/ferry/agents/pki"
 	"github.com/ferrybackup/ferry/agents/sd"
 	"github.com/ferrybackup/ferry/cmd/internal/wiring"
 	"github.com/spf13/cobra"
@@ -42,6 +44,53 @@ type devSetup struct {
 	sd       sd.Config
 	fds      []fd.Config
 	links    []wiring.FDLink
+	sdSec    wiring.AgentSecurity
+	fdSecs   []wiring.AgentSecurity
+	console  string // the console's key file
+	caFile   string
+}
+
+// devKeys makes the dev installation's keys and certificates in dir: a CA
+// and the embedded server's certificate for 127.0.0.1, and an identity for
+// the director, the sd, each client and a console.
+type devKeys struct {
+	caFile, certFile, keyFile string
+	ids                       map[string]*identity.Identity
+	files                     map[string]string
+}
+
+func newDevKeys(dir string, names ...string) (*devKeys, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ca, err := pki.NewCA("dev")
+	if err != nil {
+		return nil, err
+	}
+	if err := ca.Save(dir, true); err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := ca.Issue("dev-hub", []string{"127.0.0.1", "localhost"}, 0)
+	if err != nil {
+		return nil, err
+	}
+	k := &devKeys{caFile: filepath.Join(dir, "ca.crt"), certFile: filepath.Join(dir, "hub.crt"), keyFile: filepath.Join(dir, "hub.key"),
+		ids: map[string]*identity.Identity{}, files: map[string]string{}}
+	if err := pki.SaveCert(filepath.Join(dir, "hub"), certPEM, keyPEM, true); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		id, err := identity.New()
+		if err != nil {
+			return nil, err
+		}
+		f := filepath.Join(dir, n+".nkey")
+		if err := id.Save(f, true); err != nil {
+			return nil, err
+		}
+		k.ids[n], k.files[n] = id, f
+	}
+	return k, nil
 }
 
 func newDevSetup(dir string, natsPort int) (*devSetup, error) {
@@ -58,15 +107,22 @@ func newDevSetup(dir string, natsPort int) (*devSetup, error) {
 		return nil, err
 	}
 	sdPort, fdPort, leafPort := ports[0], ports[1], ports[2]
+	keys, err := newDevKeys(filepath.Join(dir, "secrets"), "dev", "dev-sd", "dev-passive", "dev-active", "console")
+	if err != nil {
+		return nil, fmt.Errorf("dev keys: %w", err)
+	}
+	pub := func(n string) string { return keys.ids[n].PublicKey() }
 	d := &config.Director{
 		Name: "dev", NATSListen: "127.0.0.1:" + strconv.Itoa(natsPort), DataDir: filepath.Join(dir, "director"),
 		Catalog: filepath.Join(dir, "director", "catalog.db"), EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 64 << 20,
 		ConnectTimeout: 10 * time.Second, DataKeepalive: config.DefaultDataKeepalive,
+		IdentityFile: keys.files["dev"], TLSCertFile: keys.certFile, TLSKeyFile: keys.keyFile, CAFile: keys.caFile, Enrolment: true,
 		Clients: []config.Client{
-			{Name: "dev-passive", Address: "127.0.0.1", DataPort: fdPort, Passive: true, LeafPort: leafPort, LeafPasswordFile: secret},
-			{Name: "dev-active", Address: "127.0.0.1", DataPort: config.DefaultClientDataPort},
+			{Name: "dev-passive", Address: "127.0.0.1", DataPort: fdPort, Passive: true, LeafPort: leafPort, LeafPasswordFile: secret, Key: pub("dev-passive")},
+			{Name: "dev-active", Address: "127.0.0.1", DataPort: config.DefaultClientDataPort, Key: pub("dev-active")},
 		},
-		Storages: []config.Storage{{Name: "dev-sd", Address: "127.0.0.1", DataPort: sdPort}},
+		Consoles: []config.Console{{Name: "console", Key: pub("console")}},
+		Storages: []config.Storage{{Name: "dev-sd", Address: "127.0.0.1", DataPort: sdPort, Key: pub("dev-sd")}},
 		FileSets: []config.FileSet{{Name: "sample", Include: []string{sample}, OneFileSystem: true}},
 		Jobs: []config.Job{
 			{Name: "backup-passive", Client: "dev-passive", FileSet: "sample", Storage: "dev-sd", Level: config.LevelFull},
@@ -83,7 +139,10 @@ func newDevSetup(dir string, natsPort int) (*devSetup, error) {
 			{Name: "dev-passive", DataListen: "127.0.0.1:" + strconv.Itoa(fdPort), Passive: true, Version: version},
 			{Name: "dev-active", Version: version},
 		},
-		links: []wiring.FDLink{{LeafListen: "127.0.0.1:" + strconv.Itoa(leafPort), LeafPassword: password}, {}},
+		links:   []wiring.FDLink{{LeafListen: "127.0.0.1:" + strconv.Itoa(leafPort), LeafPassword: password}, {}},
+		sdSec:   wiring.AgentSecurity{Identity: keys.ids["dev-sd"], CAFile: keys.caFile},
+		fdSecs:  []wiring.AgentSecurity{{Identity: keys.ids["dev-passive"], CAFile: keys.caFile}, {Identity: keys.ids["dev-active"], CAFile: keys.caFile}},
+		console: keys.files["console"], caFile: keys.caFile,
 	}, nil
 }
 
@@ -99,9 +158,9 @@ func runDev(g *globalOptions, o *devOptions) error {
 	if err != nil {
 		return err
 	}
-	app := wiring.App(g.logger(), wiring.Director(s.director), wiring.StorageDaemon(s.sd),
-		wiring.FileDaemon(s.fds[0], s.links[0]), wiring.FileDaemon(s.fds[1], s.links[1]))
-	fmt.Printf(devBanner, s.director.NATSListen, dir, s.director.NATSListen, dir)
+	app := wiring.App(g.logger(), wiring.Director(s.director), wiring.StorageDaemon(s.sd, s.sdSec),
+		wiring.FileDaemon(s.fds[0], s.links[0], s.fdSecs[0]), wiring.FileDaemon(s.fds[1], s.links[1], s.fdSecs[1]))
+	fmt.Printf(devBanner, s.director.NATSListen, dir, s.director.NATSListen, dir, s.console, s.caFile)
 	return runApp(app)
 }
 
@@ -109,8 +168,9 @@ const devBanner = `Ferry dev: everything in one process, state in %[2]s
   bus (embedded NATS): nats://%[1]s
   director "dev", storage daemon "dev-sd", clients "dev-passive" (passive: it dials nothing; the NATS side dials
   its leafnode listener and the sd dials its data port) and "dev-active"
+Every link runs TLS (a CA made for this run) and every agent signs in with its own key.
 Try, in another shell:
-  export FERRY_NATS=nats://%[3]s
+  export FERRY_NATS=tls://%[3]s FERRY_IDENTITY=%[5]s FERRY_CA=%[6]s
   ferry status
   ferry run backup-passive --wait
   ferry run backup-active --wait

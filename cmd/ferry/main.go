@@ -23,6 +23,7 @@ const (
 	exitJobFailed = 3
 	exitConfig    = 4
 	exitNoBus     = 5
+	exitNotLetIn  = 6 // the console's key is pending, rejected or revoked
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -45,13 +46,18 @@ func run(args []string) int {
 		return exitConfig
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, errNotLetIn):
+		return exitNotLetIn
 	case errors.Is(err, errNoBus), errors.Is(err, bus.ErrNoResponders):
 		return exitNoBus
 	}
 	return exitError
 }
 
-var errNoBus = errors.New("cannot reach the bus")
+var (
+	errNoBus    = errors.New("cannot reach the bus")
+	errNotLetIn = errors.New("not let onto the bus")
+)
 
 // jobFailedError: a waited-for job ended other than ok.
 type jobFailedError struct {

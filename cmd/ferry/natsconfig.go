@@ -8,7 +8,10 @@ import (
 	"slices"
 
 	"github.com/ferrybackup/ferry/agents/config"
+	"github.com/ferrybackup/ferry/agents/director/keyring"
+	"github.com/ferrybackup/ferry/agents/identity"
 	"github.com/ferrybackup/ferry/bus/natsconf"
+	"github.com/ferrybackup/ferry/schemas"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +27,9 @@ type natsConfigOptions struct {
 	storeDir    string
 	assign      []string
 	output      string
+	tlsCert     string
+	tlsKey      string
+	ca          string
 }
 
 func newNATSCommand(_ *globalOptions) *cobra.Command {
@@ -40,7 +46,9 @@ func newNATSConfigCommand() *cobra.Command {
 		Long: `Write the configuration of one nats-server node from the director's configuration: the FERRY
 account for Ferry's daemons (no_auth_user "ferry", JetStream), one account per passive client
 with the exports and imports it needs, and a leafnode remote for each passive client this node
-dials (the password read from the client's leaf_password_file).
+dials (the password read from the client's leaf_password_file). Unless the director runs
+insecure, the node requires TLS (--tls-cert, --tls-key; --ca checks routes and passive clients)
+and admits only the identities the director knows, each with its role's subjects.
 
 Single server: leave out --nodes; every passive client's remote is on this server.
 
@@ -78,6 +86,9 @@ The output holds leafnode passwords: -o writes it with mode 0600.`,
 	f.StringVar(&o.storeDir, "store-dir", "", "JetStream store directory (default: the director's data_dir/nats, or data_dir/nats-NODE with --nodes)")
 	f.StringArrayVar(&o.assign, "assign", nil, "CLIENT=NODE: the node that dials passive client CLIENT (repeatable; default: the first of --nodes in sorted order)")
 	f.StringVarP(&o.output, "output", "o", "", "write to FILE with mode 0600 instead of standard output")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "this node's certificate (ferry cert new); required unless the director runs insecure")
+	f.StringVar(&o.tlsKey, "tls-key", "", "this node's certificate key")
+	f.StringVar(&o.ca, "ca", "", "the deployment CA: verifies cluster routes and passive clients' leafnode certificates (their address as the name)")
 	return cmd
 }
 
@@ -129,6 +140,15 @@ func (o *natsConfigOptions) generate() (string, error) {
 	if srv.Passive, err = natsconf.Place(passive, o.nodes, assign); err != nil {
 		return "", &usageError{msg: err.Error()}
 	}
+	if !cfg.Insecure {
+		if o.tlsCert == "" || o.tlsKey == "" {
+			return "", &usageError{msg: "--tls-cert and --tls-key are required: every bus link runs TLS unless the director's configuration says insecure = true"}
+		}
+		srv.TLS = &natsconf.TLSFiles{Cert: o.tlsCert, Key: o.tlsKey, CA: o.ca}
+		if srv.Users, err = natsUsers(cfg); err != nil {
+			return "", err
+		}
+	}
 	// The director's file is valid and the placement checked: what Config
 	// still refuses comes from the flags (a cluster or route setting).
 	text, err := natsconf.Config(srv)
@@ -136,6 +156,48 @@ func (o *natsConfigOptions) generate() (string, error) {
 		return "", &usageError{msg: err.Error()}
 	}
 	return text, nil
+}
+
+// natsUsers lists every identity the external server admits, each with its
+// role's permissions: the director, and the storages, active clients and
+// consoles whose keys the configuration names or an operator accepted (the
+// director's key file in data_dir, when readable here). Unknown keys get
+// nothing: enrolment needs the director's embedded server; with an external
+// one, name the keys in the configuration or regenerate after accepting.
+func natsUsers(cfg *config.Director) ([]natsconf.User, error) {
+	id, err := identity.Load(cfg.IdentityFile)
+	if err != nil {
+		return nil, fmt.Errorf("director %s: %w", cfg.Name, err)
+	}
+	users := []natsconf.User{{Name: cfg.Name, Role: schemas.RoleDirector, NKey: id.PublicKey()}}
+	seen := map[string]bool{id.PublicKey(): true}
+	add := func(role schemas.Role, name, key string) {
+		if key != "" && !seen[key] {
+			seen[key] = true
+			users = append(users, natsconf.User{Name: name, Role: role, NKey: key})
+		}
+	}
+	passive := map[string]bool{}
+	for _, c := range cfg.Clients {
+		passive[c.Name] = c.Passive
+		if !c.Passive {
+			add(schemas.RoleFD, c.Name, c.Key)
+		}
+	}
+	for _, s := range cfg.Storages {
+		add(schemas.RoleSD, s.Name, s.Key)
+	}
+	for _, c := range cfg.Consoles {
+		add(schemas.RoleConsole, c.Name, c.Key)
+	}
+	if ring, err := keyring.Open(filepath.Join(cfg.DataDir, "keys.json"), nil, false); err == nil {
+		for _, e := range ring.List(keyring.Accepted) {
+			if !(e.Role == schemas.RoleFD && passive[e.Name]) {
+				add(e.Role, e.Name, e.Key)
+			}
+		}
+	}
+	return users, nil
 }
 
 // checkFlags refuses combinations that cannot make a working node.

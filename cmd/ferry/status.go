@@ -38,7 +38,7 @@ func runStatus(ctx context.Context, g *globalOptions, verbose bool) error {
 	}
 	fmt.Printf("Director %s: up since %s, bus %s, %d jobs running\n\n", st.Director, when(st.Started), st.NATS, st.Running)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tNAME\tMODE\tSTATE\tLAST SEEN\tDATA ADDRESS\tBUS LINK\tVERSION")
+	fmt.Fprintln(tw, "ROLE\tNAME\tMODE\tSTATE\tLAST SEEN\tDATA ADDRESS\tBUS LINK\tKEY\tVERSION")
 	for _, a := range st.Agents {
 		mode := "-"
 		if a.Role == "fd" {
@@ -58,10 +58,21 @@ func runStatus(ctx context.Context, g *globalOptions, verbose bool) error {
 		if mode == "active" {
 			addr = "- (dials the sd)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Role, a.Name, mode, state, ago(a.LastSeen), addr, busLink(a), a.Version)
+		key := a.KeyState
+		if key == "" {
+			key = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Role, a.Name, mode, state, ago(a.LastSeen), addr, busLink(a), key, a.Version)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if st.Security == "insecure" {
+		fmt.Println("Security: INSECURE (plain text, no keys): the director's configuration says insecure = true")
+	} else if st.Security != "" {
+		au := st.Audit
+		fmt.Printf("Security: TLS and keys; %d keys pending (ferry agents list); refused since start: %d connections, %d unknown keys, %d rejected or revoked keys, %d permission violations\n",
+			st.Pending, au.RejectedConnections, au.UnknownKeys, au.RefusedKeys, au.PermissionViolations)
 	}
 	for _, a := range st.Agents {
 		if a.LinkError != "" {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,6 +53,12 @@ type Options struct {
 	// DirectorHCL holds extra attributes of the director block, e.g.
 	// `data_keepalive = "0s"`.
 	DirectorHCL string
+	// Insecure runs every daemon and the console with insecure = true: no
+	// keys, plain text. The default is Ferry's default: TLS and keys.
+	Insecure bool
+	// Unlisted names agents whose keys the director's configuration does
+	// not name: they enrol and wait for an operator.
+	Unlisted []string
 }
 
 // FD is a running (or configured) file daemon.
@@ -79,6 +86,9 @@ type Cluster struct {
 	bus      *bus.Conn
 	opt      Options
 	natsPort int
+	// Keys are every identity of the cluster: "dir1", "site1", each
+	// client's name, and "console" (the test's and `Ferry`'s).
+	Keys *Keys
 }
 
 // NewCluster writes configurations and starts every process, returning
@@ -110,6 +120,13 @@ func NewCluster(t testing.TB, bin Binaries, opt Options) *Cluster {
 			}
 		}
 		c.FDs[cl.Name] = f
+	}
+	if !opt.Insecure {
+		var hosts []string
+		for _, cl := range opt.Clients {
+			hosts = append(hosts, c.clientAddr(c.FDs[cl.Name]))
+		}
+		c.Keys = newKeys(t, filepath.Join(c.Dir, "secrets"), c.addr("srv"), c.clientNames(), hosts)
 	}
 	c.write("director.hcl", c.directorHCL(opt))
 	if opt.ExternalNATS {
@@ -161,16 +178,16 @@ func (c *Cluster) directorHCL(opt Options) string {
 	if opt.ExternalNATS {
 		natsURL = c.NATSURL
 	}
-	fmt.Fprintf(&b, "director \"dir1\" {\n  nats_listen = %q\n  nats_url = %q\n  data_dir = %q\n  connect_timeout = \"3s\"\n  %s\n}\n",
-		strings.TrimPrefix(c.NATSURL, "nats://"), natsURL, filepath.Join(c.Dir, "director"), opt.DirectorHCL)
-	fmt.Fprintf(&b, "storage \"site1\" {\n  address = %q\n  data_port = %d\n}\n", c.addr("srv"), c.sdPort())
+	fmt.Fprintf(&b, "director \"dir1\" {\n  nats_listen = %q\n  nats_url = %q\n  data_dir = %q\n  connect_timeout = \"3s\"\n  %s\n%s}\n",
+		strings.TrimPrefix(c.NATSURL, "nats://"), natsURL, filepath.Join(c.Dir, "director"), opt.DirectorHCL, c.directorSecurityHCL())
+	fmt.Fprintf(&b, "storage \"site1\" {\n  address = %q\n  data_port = %d\n%s}\n", c.addr("srv"), c.sdPort(), c.keyHCL("site1"))
+	if c.Keys != nil {
+		fmt.Fprintf(&b, "console \"test\" {\n  key = %q\n}\n", c.Keys.Public("console"))
+	}
 	for _, cl := range opt.Clients {
 		f := c.FDs[cl.Name]
-		port, addr := c.clientPort(f), f.Client.Address
-		if addr == "" {
-			addr = c.addr(f.Host)
-		}
-		leaf := ""
+		port, addr := c.clientPort(f), c.clientAddr(f)
+		leaf := c.keyHCL(cl.Name)
 		if cl.Passive {
 			leaf = fmt.Sprintf("  leaf_port = %d\n  leaf_password_file = %q\n", portOf(f.LeafListen), f.Secret)
 		}
@@ -274,6 +291,48 @@ func (c *Cluster) waitBus() {
 	}
 }
 
+// clientAddr is the director's Client address of f.
+func (c *Cluster) clientAddr(f *FD) string {
+	if f.Client.Address != "" {
+		return f.Client.Address
+	}
+	return c.addr(f.Host)
+}
+
+func (c *Cluster) clientNames() []string {
+	var out []string
+	for _, cl := range c.opt.Clients {
+		out = append(out, cl.Name)
+	}
+	return out
+}
+
+// directorSecurityHCL is the director block's security attributes.
+func (c *Cluster) directorSecurityHCL() string {
+	if c.Keys == nil {
+		return "  insecure = true\n"
+	}
+	return fmt.Sprintf("  identity_file = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n  ca_file = %q\n",
+		c.Keys.File("dir1"), c.Keys.HubCert, c.Keys.HubKey, c.Keys.CA)
+}
+
+// keyHCL names an agent's key in its director resource, unless the agent
+// is to enrol.
+func (c *Cluster) keyHCL(name string) string {
+	if c.Keys == nil || slices.Contains(c.opt.Unlisted, name) {
+		return ""
+	}
+	return fmt.Sprintf("  key = %q\n", c.Keys.Public(name))
+}
+
+// agentSecurityHCL is an sd's or fd's security attributes.
+func (c *Cluster) agentSecurityHCL(name string) string {
+	if c.Keys == nil {
+		return "  insecure = true\n"
+	}
+	return fmt.Sprintf("  identity_file = %q\n  ca_file = %q\n", c.Keys.File(name), c.Keys.CA)
+}
+
 // StartNATS starts (or restarts) the external nats-server with JetStream,
 // on the same port and store.
 //
@@ -283,6 +342,9 @@ func (c *Cluster) StartNATS() {
 	conf := filepath.Join(c.Dir, "nats-server.conf")
 	gen := c.command("srv", c.Bin.Ferry, "nats", "config", "--director", filepath.Join(c.Dir, "director.hcl"),
 		"--listen", strings.TrimPrefix(c.NATSURL, "nats://"), "--store-dir", filepath.Join(c.Dir, "nats"), "-o", conf)
+	if c.Keys != nil {
+		gen.Args = append(gen.Args, "--tls-cert", c.Keys.HubCert, "--tls-key", c.Keys.HubKey, "--ca", c.Keys.CA)
+	}
 	if out, err := gen.CombinedOutput(); err != nil {
 		c.t.Fatalf("ferry nats config: %v\n%s", err, out)
 	}
@@ -300,8 +362,8 @@ func (c *Cluster) StartDirector() {
 
 // StartSD starts (or restarts) the storage daemon.
 func (c *Cluster) StartSD() {
-	cfg := fmt.Sprintf("storage_daemon \"site1\" {\n  nats_url = %q\n  data_listen = %q\n  volume_dir = %q\n}\n",
-		c.NATSURL, c.SDListen, c.opt.VolumeDir)
+	cfg := fmt.Sprintf("storage_daemon \"site1\" {\n  nats_url = %q\n  data_listen = %q\n  volume_dir = %q\n%s}\n",
+		c.NATSURL, c.SDListen, c.opt.VolumeDir, c.agentSecurityHCL("site1"))
 	c.SD = StartCmd(c.t, c.Dir, "sd-site1", c.command("srv", c.Bin.Ferry, "sd", "--config", c.write("sd.hcl", cfg)))
 	c.SD.WaitLog(c.t, "storage daemon ready")
 }
@@ -313,14 +375,20 @@ func (c *Cluster) StartFD(name string) {
 	if listen == "" {
 		listen = net.JoinHostPort(c.addr(f.Host), "0")
 	}
-	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = false\n}\n", name, c.NATSURL, listen)
+	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = false\n%s}\n", name, c.NATSURL, listen, c.agentSecurityHCL(name))
 	if f.Passive {
 		secret := f.Secret
 		if f.FDSecret != "" {
 			secret = c.writeSecret(name+"-fd-leaf.secret", f.FDSecret)
 		}
-		cfg = fmt.Sprintf("file_daemon %q {\n  data_listen = %q\n  passive = true\n  leaf_listen = %q\n  leaf_password_file = %q\n}\n",
-			name, listen, f.LeafListen, secret)
+		leafTLS := ""
+		if c.Keys != nil && c.opt.ExternalNATS {
+			// An external server checks the leafnode certificate against
+			// the deployment CA, with the client's address as the name.
+			leafTLS = fmt.Sprintf("  leaf_cert_file = %q\n  leaf_key_file = %q\n", c.Keys.LeafCert(name), c.Keys.LeafKey(name))
+		}
+		cfg = fmt.Sprintf("file_daemon %q {\n  data_listen = %q\n  passive = true\n  leaf_listen = %q\n  leaf_password_file = %q\n%s%s}\n",
+			name, listen, f.LeafListen, secret, c.agentSecurityHCL(name), leafTLS)
 	}
 	args := []string{"fd", "--config", c.write("fd-"+name+".hcl", cfg)}
 	bin := c.Bin.Ferry
@@ -332,7 +400,7 @@ func (c *Cluster) StartFD(name string) {
 
 func (c *Cluster) connect() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	opt := bus.Options{Name: "test"}
+	opt := c.ConsoleOptions("test")
 	if c.opt.Lab != nil {
 		opt.Extra = []nats.Option{nats.SetCustomDialer(labDialer{c.opt.Lab.DialContext("srv")})}
 	}
@@ -402,7 +470,7 @@ func (c *Cluster) Ferry(args ...string) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := c.command("srv", c.Bin.Ferry, args...)
-	cmd.Env = append(os.Environ(), "FERRY_NATS="+c.NATSURL)
+	cmd.Env = append(os.Environ(), c.ConsoleEnv()...)
 	stop := context.AfterFunc(ctx, func() {
 		if cmd.Process != nil {
 			_ = cmd.Process.Kill()
@@ -420,6 +488,26 @@ func (c *Cluster) Ferry(args ...string) Result {
 		c.t.Fatalf("ferry %v: %v", args, err)
 	}
 	return r
+}
+
+// ConsoleOptions are the bus options of a console of this cluster: the
+// configured console key and the deployment CA.
+func (c *Cluster) ConsoleOptions(name string) bus.Options {
+	o := bus.Options{Name: name}
+	if c.Keys != nil {
+		id := c.Keys.ID("console")
+		o.Key, o.Sign, o.TLS = id.PublicKey(), id.Sign, c.Keys.ClientTLS(c.t)
+	}
+	return o
+}
+
+// ConsoleEnv is the environment of `ferry` console commands.
+func (c *Cluster) ConsoleEnv() []string {
+	env := []string{"FERRY_NATS=" + c.NATSURL, "FERRY_CONSOLE_NAME=test"}
+	if c.Keys == nil {
+		return append(env, "FERRY_INSECURE=1")
+	}
+	return append(env, "FERRY_IDENTITY="+c.Keys.File("console"), "FERRY_CA="+c.Keys.CA)
 }
 
 // labDialer makes nats.go dial from inside a lab host.

@@ -2,33 +2,66 @@ package wiring
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/ferrybackup/ferry/bus/embedded"
 	"github.com/nats-io/nats.go"
 
+	"github.com/ferrybackup/ferry/agents/enrol"
 	"github.com/ferrybackup/ferry/agents/fd"
 	"github.com/ferrybackup/ferry/agents/sd"
 	"github.com/ferrybackup/ferry/bus"
+	"github.com/ferrybackup/ferry/schemas"
 	"go.uber.org/fx"
 )
 
 // StorageDaemon runs an sd that dials the bus at the BusURL in the graph.
-func StorageDaemon(cfg sd.Config) fx.Option {
+func StorageDaemon(cfg sd.Config, sec AgentSecurity) fx.Option {
+	cfg.Identity, cfg.Insecure = sec.Identity, sec.Insecure
 	return fx.Module("sd-"+cfg.Name, fx.Invoke(func(lc fx.Lifecycle, sh fx.Shutdowner, box *urlBox, log *slog.Logger) {
 		log = log.With("agent", "sd", "name", cfg.Name)
 		var conn *bus.Conn
 		launch(lc, sh, log, "storage daemon", func(context.Context) (runner, error) {
-			var err error
-			if conn, err = bus.Connect(box.url, bus.Options{Name: "sd " + cfg.Name, Retry: true}, log); err != nil {
+			opts, err := busOptions("sd "+cfg.Name, sec)
+			if err != nil {
 				return nil, err
 			}
-			return sd.New(cfg, conn, log)
+			if conn, err = bus.Connect(box.url, opts, log); err != nil {
+				return nil, err
+			}
+			a, err := sd.New(cfg, conn, log)
+			if err != nil {
+				return nil, err
+			}
+			return enrolled(conn, schemas.EnrolRequest{Role: "sd", Name: cfg.Name, Version: cfg.Version, DataAddr: cfg.DataListen}, sec, a, log), nil
 		}, func() { conn.Close() })
 	}))
 }
+
+// enrolled runs r once the director lets the agent's key onto the bus.
+func enrolled(conn *bus.Conn, req schemas.EnrolRequest, sec AgentSecurity, r runner, log *slog.Logger) runner {
+	if sec.Insecure {
+		return r
+	}
+	req.Host, _ = os.Hostname()
+	return runFunc(func(ctx context.Context) error {
+		if err := enrol.Wait(ctx, conn, req, log); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		return r.Run(ctx)
+	})
+}
+
+type runFunc func(ctx context.Context) error
+
+func (f runFunc) Run(ctx context.Context) error { return f(ctx) }
 
 // FDLink is how a file daemon reaches the bus: an active one dials the
 // BusURL in the graph; a passive one dials nothing and runs its own NATS
@@ -39,7 +72,8 @@ type FDLink struct {
 }
 
 // FileDaemon runs an fd.
-func FileDaemon(cfg fd.Config, link FDLink) fx.Option {
+func FileDaemon(cfg fd.Config, link FDLink, sec AgentSecurity) fx.Option {
+	cfg.Identity, cfg.Insecure = sec.Identity, sec.Insecure
 	return fx.Module("fd-"+cfg.Name, fx.Invoke(func(lc fx.Lifecycle, sh fx.Shutdowner, box *urlBox, log *slog.Logger) {
 		log = log.With("agent", "fd", "name", cfg.Name)
 		var conn *bus.Conn
@@ -48,14 +82,25 @@ func FileDaemon(cfg fd.Config, link FDLink) fx.Option {
 		launch(lc, sh, log, "file daemon", func(context.Context) (runner, error) {
 			var err error
 			if cfg.Passive {
-				leaf, conn, err = passiveBus(cfg.Name, link, done, log)
-			} else {
-				conn, err = bus.Connect(box.url, bus.Options{Name: "fd " + cfg.Name, Retry: true}, log)
+				leaf, conn, err = passiveBus(cfg.Name, link, sec, done, log)
+				if err != nil {
+					return nil, err
+				}
+				// Known by the hub that dials it: no enrolment on the bus.
+				return fd.New(cfg, conn, log)
 			}
+			opts, err := busOptions("fd "+cfg.Name, sec)
 			if err != nil {
 				return nil, err
 			}
-			return fd.New(cfg, conn, log)
+			if conn, err = bus.Connect(box.url, opts, log); err != nil {
+				return nil, err
+			}
+			a, err := fd.New(cfg, conn, log)
+			if err != nil {
+				return nil, err
+			}
+			return enrolled(conn, schemas.EnrolRequest{Role: "fd", Name: cfg.Name, Version: cfg.Version, DataAddr: cfg.DataListen}, sec, a, log), nil
 		}, func() {
 			close(done)
 			conn.Close()
@@ -68,8 +113,20 @@ func FileDaemon(cfg fd.Config, link FDLink) fx.Option {
 
 // passiveBus starts a passive client's own server (no client port, one
 // authenticated leafnode listener) and connects to it in process.
-func passiveBus(name string, link FDLink, done <-chan struct{}, log *slog.Logger) (*embedded.Server, *bus.Conn, error) {
-	leaf, err := embedded.StartLeaf(embedded.LeafConfig{Name: "fd-" + name, Listen: link.LeafListen, User: name, Password: link.LeafPassword}, log)
+func passiveBus(name string, link FDLink, sec AgentSecurity, done <-chan struct{}, log *slog.Logger) (*embedded.Server, *bus.Conn, error) {
+	lc := embedded.LeafConfig{Name: "fd-" + name, Listen: link.LeafListen, User: name, Password: link.LeafPassword}
+	switch {
+	case sec.Insecure:
+	case sec.LeafTLS != nil:
+		lc.TLS = sec.LeafTLS
+	default:
+		cert, err := sec.Identity.Certificate()
+		if err != nil {
+			return nil, nil, err
+		}
+		lc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	}
+	leaf, err := embedded.StartLeaf(lc, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("passive bus link: %w", err)
 	}

@@ -11,9 +11,11 @@ import (
 	"github.com/ferrybackup/ferry/agents/config"
 	"github.com/ferrybackup/ferry/agents/director"
 	"github.com/ferrybackup/ferry/agents/director/catalog/sqlite"
+	"github.com/ferrybackup/ferry/agents/pki"
 	"github.com/ferrybackup/ferry/bus"
 	"github.com/ferrybackup/ferry/bus/embedded"
 	"github.com/ferrybackup/ferry/bus/natsconf"
+	"github.com/ferrybackup/ferry/schemas"
 	"go.uber.org/fx"
 )
 
@@ -23,13 +25,14 @@ import (
 func Director(cfg *config.Director) fx.Option {
 	return fx.Module("director",
 		fx.Supply(cfg),
+		fx.Provide(loadDirectorSecurity),
 		fx.Provide(natsServer),
 		fx.Invoke(runDirector),
 	)
 }
 
 // natsServer starts the embedded server in a start hook and yields its URL.
-func natsServer(lc fx.Lifecycle, cfg *config.Director, log *slog.Logger) (BusURL, *urlBox) {
+func natsServer(lc fx.Lifecycle, cfg *config.Director, sec *directorSecurity, log *slog.Logger) (BusURL, *urlBox) {
 	box := &urlBox{}
 	if cfg.NATSURL != "" {
 		box.url = cfg.NATSURL
@@ -38,18 +41,30 @@ func natsServer(lc fx.Lifecycle, cfg *config.Director, log *slog.Logger) (BusURL
 	var srv *embedded.Server
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			conf, err := hubConfig(cfg)
+			conf, err := hubConfig(cfg, sec)
 			if err != nil {
 				return err
 			}
-			srv, err = embedded.Start(embedded.Config{
+			ec := embedded.Config{
 				Listen: cfg.NATSListen, DataDir: filepath.Join(cfg.DataDir, "nats"), JetStream: true, Name: cfg.Name, ConfText: conf,
-			}, log)
+			}
+			if !sec.insecure {
+				ec.Authorize, ec.LeafPin, ec.KeyOf = authorizer(sec.ring), leafPinner(sec.ring), certKey
+				passive := map[string]bool{}
+				for _, c := range cfg.Clients {
+					passive[c.Name] = c.Passive
+				}
+				cutOnChange(sec.ring, func() *embedded.Server { return srv }, passive, log)
+			}
+			srv, err = embedded.Start(ec, log)
 			if err != nil {
 				return err
 			}
-			box.url, box.links = srv.ClientURL(), linksOf(srv)
-			log.Info("embedded NATS server started", "url", box.url, "passive_links", len(srv.Links()))
+			box.url, box.links, box.hub = srv.ClientURL(), linksOf(srv), srv
+			if sec.serverTLS != nil {
+				box.url = strings.Replace(box.url, "nats://", "tls://", 1)
+			}
+			log.Info("embedded NATS server started", "url", box.url, "passive_links", len(srv.Links()), "tls", sec.serverTLS != nil)
 			return nil
 		},
 		OnStop: func(context.Context) error { srv.Shutdown(); return nil },
@@ -57,10 +72,11 @@ func natsServer(lc fx.Lifecycle, cfg *config.Director, log *slog.Logger) (BusURL
 	return BusURL("nats://" + cfg.NATSListen), box
 }
 
-// hubConfig is the embedded server's configuration: accounts and a
+// hubConfig is the embedded server's configuration: accounts, TLS, and a
 // leafnode remote for every passive client.
-func hubConfig(cfg *config.Director) (string, error) {
-	srv := natsconf.Server{Name: cfg.Name, Listen: cfg.NATSListen, StoreDir: filepath.Join(cfg.DataDir, "nats")}
+func hubConfig(cfg *config.Director, sec *directorSecurity) (string, error) {
+	srv := natsconf.Server{Name: cfg.Name, Listen: cfg.NATSListen, StoreDir: filepath.Join(cfg.DataDir, "nats"),
+		CustomAuth: !sec.insecure, TLS: sec.serverTLS}
 	for _, c := range cfg.Clients {
 		if !c.Passive {
 			continue
@@ -93,9 +109,10 @@ func linksOf(srv *embedded.Server) director.Links {
 type urlBox struct {
 	url   string
 	links director.Links
+	hub   *embedded.Server // nil with an external server
 }
 
-func runDirector(lc fx.Lifecycle, sh fx.Shutdowner, cfg *config.Director, box *urlBox, log *slog.Logger) {
+func runDirector(lc fx.Lifecycle, sh fx.Shutdowner, cfg *config.Director, sec *directorSecurity, box *urlBox, log *slog.Logger) {
 	var conn *bus.Conn
 	var cat *sqlite.Catalog
 	launch(lc, sh, log, "director", func(context.Context) (runner, error) {
@@ -109,11 +126,34 @@ func runDirector(lc fx.Lifecycle, sh fx.Shutdowner, cfg *config.Director, box *u
 		if cat, err = sqlite.Open(cfg.Catalog); err != nil {
 			return nil, fmt.Errorf("open catalog %s: %w", cfg.Catalog, err)
 		}
-		if conn, err = bus.Connect(box.url, bus.Options{Name: "director " + cfg.Name, Retry: true}, log); err != nil {
+		opts := bus.Options{Name: "director " + cfg.Name, Retry: true}
+		if !sec.insecure {
+			caFile := cfg.CAFile
+			if caFile == "" && box.hub != nil {
+				caFile = cfg.TLSCertFile // its own hub's certificate, trusted as is
+			}
+			t, err := pki.ClientTLS(caFile)
+			if err != nil {
+				return nil, err
+			}
+			opts.Key, opts.Sign, opts.TLS = sec.id.PublicKey(), sec.id.Sign, t
+		}
+		if conn, err = bus.Connect(box.url, opts, log); err != nil {
 			return nil, err
 		}
 		d := director.New(cfg, cat, conn, log.With("agent", "director"))
 		d.SetLinks(box.links)
+		if !sec.insecure {
+			ds := director.Security{Ring: sec.ring}
+			if hub := box.hub; hub != nil {
+				ds.Audit = func() schemas.AuditCounts {
+					a := hub.Audit()
+					return schemas.AuditCounts{RejectedConnections: a.RejectedConnections, UnknownKeys: a.UnknownKeys,
+						RefusedKeys: a.RefusedKeys, PermissionViolations: a.PermissionViolations}
+				}
+			}
+			d.SetSecurity(ds)
+		}
 		return d, nil
 	}, func() {
 		conn.Close()
