@@ -118,4 +118,3 @@ func (d *Director) fillSecurity(out *schemas.StatusReply) {
 		}
 	}
 }
-
