@@ -80,7 +80,8 @@ func streamSeeds() [][]byte {
 		rec{KindFileHeader, AppendFileHeader(nil, &h)},
 		rec{KindData, []byte("some data")},
 		rec{KindHole, AppendHole(nil, 9, 4096)},
-		rec{KindFileTrailer, AppendFileTrailer(nil, &FileTrailer{Algo: AlgoBLAKE3, Sum: make([]byte, 32), Bytes: 9})},
+		rec{KindZData, zdataSeeds()[0]},
+		rec{KindFileTrailer, AppendFileTrailer(nil, &FileTrailer{Algo: AlgoBLAKE3, Sum: make([]byte, 32), Bytes: 9 + 3000})},
 		rec{KindHeartbeat, nil},
 		rec{KindStreamEnd, AppendStreamEnd(nil, &StreamEnd{Files: 1, Bytes: 9})},
 	)

@@ -17,6 +17,7 @@ const (
 	KindFileTrailer Kind = 4
 	KindStreamEnd   Kind = 5
 	KindHeartbeat   Kind = 6
+	KindZData       Kind = 7 // data compressed with zstd: see compress.go
 )
 
 func (k Kind) String() string {
@@ -33,6 +34,8 @@ func (k Kind) String() string {
 		return "stream-end"
 	case KindHeartbeat:
 		return "heartbeat"
+	case KindZData:
+		return "zdata"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

@@ -69,6 +69,14 @@ func (w *Writer) Data(p []byte) error {
 	return nil
 }
 
+// ZData writes one zdata record: payload is what Compressor.AppendZData
+// made of at most MaxChunk bytes of content.
+func (w *Writer) ZData(payload []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.record(KindZData, payload)
+}
+
 // Hole writes a hole record.
 func (w *Writer) Hole(offset, length int64) error {
 	w.mu.Lock()
