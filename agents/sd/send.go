@@ -137,11 +137,11 @@ func (rp *replayer) record(k datapath.Kind, p, raw []byte, vol string, pos volum
 			return nil
 		}
 		sel.files++
-	case datapath.KindData:
+	case datapath.KindData, datapath.KindZData:
 		if !sel.pass {
 			return nil
 		}
-		sel.bytes += int64(len(p))
+		sel.bytes += datapath.ContentLen(k, p)
 	case datapath.KindStreamEnd, datapath.KindHeartbeat:
 		return nil
 	default:
@@ -242,8 +242,8 @@ func (rp *replayer) resend(st storedEntry, path []byte, group uint64) error {
 				return fmt.Errorf("re-read %q (hardlinked to %q): %s record before its trailer", st.path, path, k)
 			case datapath.KindHeartbeat:
 				return nil
-			case datapath.KindData:
-				rp.sel.bytes += int64(len(p))
+			case datapath.KindData, datapath.KindZData:
+				rp.sel.bytes += datapath.ContentLen(k, p)
 			case datapath.KindFileTrailer:
 				rp.sel.files++
 				done = true

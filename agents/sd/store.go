@@ -94,11 +94,16 @@ func (st *storeState) record(rec datapath.Record) (bool, error) {
 		if err := st.header(rec.Payload); err != nil {
 			return false, err
 		}
-	case datapath.KindData:
+	case datapath.KindData, datapath.KindZData: // zdata is stored compressed, as it came
 		if !st.inFile {
 			return false, fmt.Errorf("data record outside a file")
 		}
-		st.nbytes += int64(len(rec.Payload))
+		if rec.Kind == datapath.KindZData {
+			if _, err := datapath.ZDataLen(rec.Payload); err != nil {
+				return false, err
+			}
+		}
+		st.nbytes += datapath.ContentLen(rec.Kind, rec.Payload)
 	case datapath.KindHole:
 		if !st.inFile {
 			return false, fmt.Errorf("hole record outside a file")

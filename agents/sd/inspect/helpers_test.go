@@ -34,6 +34,7 @@ type spec struct {
 	id     uint64
 	files  []tfile
 	status volume.Status // 0: leave the session without end block
+	zstd   bool          // data chunks that shrink go as zdata records
 }
 
 // wrote is what writeVolume did for one session.
@@ -122,6 +123,10 @@ func writeSession(t *testing.T, v *volume.Volume, sp spec) wrote {
 		t.Fatal(err)
 	}
 	w := wrote{start: s.StartOffset()}
+	comp, err := datapath.NewCompressor(datapath.CompressionZstd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	add := func(k datapath.Kind, payload []byte) volume.Position {
 		rec := append(datapath.AppendPrefix(nil, k, len(payload)), payload...)
 		pos, err := s.Add(rec)
@@ -136,7 +141,11 @@ func writeSession(t *testing.T, v *volume.Volume, sp spec) wrote {
 		st.header = add(datapath.KindFileHeader, datapath.AppendFileHeader(nil, &f.hdr))
 		for p := f.content; len(p) > 0; {
 			n := min(len(p), datapath.MaxChunk)
-			st.data = append(st.data, add(datapath.KindData, p[:n]))
+			if z, ok := comp.AppendZData(nil, p[:n]); sp.zstd && ok {
+				st.data = append(st.data, add(datapath.KindZData, z))
+			} else {
+				st.data = append(st.data, add(datapath.KindData, p[:n]))
+			}
 			p = p[n:]
 		}
 		tr := datapath.FileTrailer{Algo: datapath.AlgoNone, Flags: f.flags, Bytes: int64(len(f.content))}

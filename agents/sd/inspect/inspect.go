@@ -232,6 +232,11 @@ func Volume(path string, opt Options, fn func(Item) error) (Summary, error) {
 	if opt.Verify {
 		w.hasher = blake3.New()
 	}
+	defer func() {
+		if w.dec != nil {
+			w.dec.Close()
+		}
+	}()
 	if err := w.run(volume.HeaderSize + int64(label.Length)); err != nil {
 		var s stopError
 		if errors.As(err, &s) {

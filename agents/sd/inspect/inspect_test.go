@@ -258,6 +258,35 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyCompressed: zdata records are counted as the content they
+// hold and verified after decoding; one that no longer decodes fails its
+// file, not the walk.
+func TestVerifyCompressed(t *testing.T) {
+	path, ws := writeVolume(t, spec{id: 42, files: completeFiles(), status: volume.SessionOK, zstd: true})
+	l := list(t, path, inspect.Options{Verify: true})
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	for _, f := range l.files(42) {
+		if f.Verified != (f.Type == datapath.TypeRegular) || len(f.Problems) != 0 || f.Bytes != f.Size {
+			t.Errorf("file %q: verified %v, %d bytes of %d, problems %q", f.Path, f.Verified, f.Bytes, f.Size, f.Problems)
+		}
+	}
+	if want := ws[0].totals.Bytes; l.sum.Bytes != int64(want) {
+		t.Errorf("summary counts %d bytes, the content is %d", l.sum.Bytes, want)
+	}
+	pos := ws[0].files[3].data[1] // big.bin's second MiB, compressed
+	patchBlock(t, path, pos.Block, func(p []byte) { p[int(pos.Within)+datapath.PrefixLen+40] ^= 0x55 })
+	l = list(t, path, inspect.Options{Verify: true})
+	var fe *inspect.FileError
+	if !errors.As(l.err, &fe) || string(fe.Path) != "big.bin" {
+		t.Fatalf("Volume error %v, want a problem of big.bin", l.err)
+	}
+	if l.sum.BadFiles != 1 || l.sum.Corrupt != 0 {
+		t.Fatalf("summary %+v", l.sum)
+	}
+}
+
 // TestTrailerBytesMismatch: a trailer whose byte count disagrees with the
 // data records is reported without --verify.
 func TestTrailerBytesMismatch(t *testing.T) {

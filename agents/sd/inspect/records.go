@@ -50,7 +50,7 @@ func (s *session) record(w *walker, pos volume.Position, seq uint32, k datapath.
 		return nil // the sd does not store them; harmless if present
 	case datapath.KindFileHeader:
 		return s.header(w, pos, p, bad)
-	case datapath.KindData, datapath.KindHole, datapath.KindFileTrailer:
+	case datapath.KindData, datapath.KindZData, datapath.KindHole, datapath.KindFileTrailer:
 		if s.file == nil {
 			if s.skipping {
 				s.skipped++
@@ -71,6 +71,17 @@ func (s *session) record(w *walker, pos volume.Position, seq uint32, k datapath.
 		if w.hasher != nil {
 			w.hasher.Write(p)
 		}
+	case datapath.KindZData:
+		n, err := datapath.ZDataLen(p)
+		if err != nil {
+			return bad(err.Error())
+		}
+		f.Bytes += int64(n)
+		s.end.Bytes += int64(n)
+		w.sum.Bytes += int64(n)
+		if w.hasher != nil {
+			return w.hashZData(f, p)
+		}
 	case datapath.KindHole:
 		_, n, err := datapath.DecodeHole(p)
 		if err != nil {
@@ -84,6 +95,26 @@ func (s *session) record(w *walker, pos volume.Position, seq uint32, k datapath.
 		}
 		return s.trailer(w, &t)
 	}
+	return nil
+}
+
+// hashZData decodes a zdata record and hashes its content; content that
+// does not decode is a problem of the file (its sum will not match).
+func (w *walker) hashZData(f *File, p []byte) error {
+	if w.dec == nil {
+		dec, err := datapath.NewDecompressor()
+		if err != nil {
+			return err
+		}
+		w.dec = dec
+	}
+	out, err := w.dec.Decode(w.zbuf, p)
+	if err != nil {
+		w.problem(f, fmt.Sprintf("compressed data does not decode: %v", err))
+		return nil
+	}
+	w.zbuf = out[:0]
+	w.hasher.Write(out)
 	return nil
 }
 

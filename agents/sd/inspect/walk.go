@@ -11,6 +11,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/ferrybackup/ferry/agents/sd/volume"
+	"github.com/ferrybackup/ferry/datapath"
 )
 
 // walker is the state of one Volume call.
@@ -19,7 +20,9 @@ type walker struct {
 	f      *os.File // for searching past a bad block
 	size   int64
 	fn     func(Item) error
-	hasher *blake3.Hasher // with Options.Verify
+	hasher *blake3.Hasher         // with Options.Verify
+	dec    *datapath.Decompressor // with Options.Verify, at the first zdata record
+	zbuf   []byte                 // decoded zdata, reused
 
 	sum   Summary
 	errs  []error // the first maxErrors problems
