@@ -77,7 +77,8 @@ func (a *Agent) transfer(j *job, conn net.Conn, log *jobLog, rep *schemas.AgentR
 	}
 	w := datapath.NewWriter(datapath.LimitWriter(j.ch.Context(), conn, j.prep.BandwidthBps))
 	stopBeats := w.StartHeartbeats(j.ch.Context(), datapath.KeepAliveFromMs(j.prep.KeepaliveMs))
-	t, err := backup.Send(j.ch.Context(), w, spec, log, prog)
+	opt := backup.Options{Compression: j.prep.Compression}
+	t, err := backup.SendWith(j.ch.Context(), w, spec, opt, log, prog)
 	stopBeats()
 	rep.Files, rep.Bytes = t.Files, t.Bytes
 	if err != nil {

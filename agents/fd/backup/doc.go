@@ -12,6 +12,9 @@
 // (datapath.ExtHardlink); the sender remembers only multiply-linked inodes,
 // each until all its names are seen.
 //
+// With Options.Compression "zstd", content chunks that shrink go as zdata
+// records (see datapath.Compressor); sums and counts stay the content's.
+//
 // Memory does not grow with file size: content is read into one reused
 // chunk buffer and hashed with one reused hasher. A file that cannot be
 // opened or read is skipped with a warning before its header is sent; a

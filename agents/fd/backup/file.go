@@ -21,42 +21,42 @@ import (
 // a trailing one included, data records for the data in between, all in
 // offset order. Only what the file system reports as a hole is one: a file
 // of zeros that is allocated stays data. Where holes cannot be asked for,
-// the whole file is data. The trailer's sum is BLAKE3 over the data
+// or the file's allocated blocks cover its size (st_blocks*512 >= size,
+// as for nearly every file), the whole file is data without asking. The trailer's sum is BLAKE3 over the data
 // payloads in order, its Bytes their total; holes are not hashed.
 func (s *sender) regular(e *fileset.Entry, open func() (*os.File, error)) (bool, error) {
 	lh := &e.Header
-	f, err := open()
+	f, err := openRegular(e, open)
 	if err != nil {
 		s.warn(lh.Path, fmt.Sprintf("skipped: %v", err))
 		return false, nil
 	}
-	defer f.Close()
+	defer unix.Close(f.Fd)
 	h := *lh
-	var before unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &before); err != nil {
-		s.warn(h.Path, fmt.Sprintf("skipped: fstat: %v", err))
-		return false, nil
-	}
+	before := &f.Stat
 	h.Size, h.Mtime = before.Size, before.Mtim.Nano() // as opened, closest to the content
-	s.layout.reset(int(f.Fd()), h.Size)
+	s.layout.reset(f.Fd, h.Size)
+	if before.Blocks*512 >= h.Size {
+		s.layout.dense = true // allocated throughout: no hole to ask for
+	}
 	start, end := s.layout.next(0)
 	n := 0
 	if start < h.Size {
-		n, err = f.ReadAt(s.buf[:min(end-start, datapath.MaxChunk)], start)
+		n, err = readAt(f.Fd, s.buf[:min(end-start, datapath.MaxChunk)], start)
 		if err != nil && !isEOF(err) {
 			s.warn(h.Path, fmt.Sprintf("skipped: read: %v", err))
 			return false, nil
 		}
 	}
-	s.setExts(e, &h, s.xattrs(e, f))
+	s.setExts(e, &h, s.xattrsFd(e, f.Fd))
 	if err := s.w.Header(&h); err != nil {
 		return false, fatal(h.Path, err)
 	}
-	c, err := s.content(f, h.Path, h.Size, start, end, n)
+	c, err := s.content(f.Fd, h.Path, h.Size, start, end, n)
 	if err != nil {
 		return false, fatal(h.Path, err)
 	}
-	c.checkChanged(f, &before)
+	c.checkChanged(f.Fd, before)
 	if c.problem != "" {
 		s.warn(h.Path, c.problem)
 	}
@@ -66,6 +66,49 @@ func (s *sender) regular(e *fileset.Entry, open func() (*os.File, error)) (bool,
 	}
 	s.totals.Files++
 	return true, nil
+}
+
+// openRegular opens a regular file through the walker (two system calls)
+// or, for an entry built by hand, through its open function.
+func openRegular(e *fileset.Entry, open func() (*os.File, error)) (fileset.File, error) {
+	f, err := e.OpenFile()
+	if err != fileset.ErrNoWalker {
+		return f, err
+	}
+	osf, err := open()
+	if err != nil {
+		return f, err
+	}
+	defer osf.Close()
+	if f.Fd, err = unix.Dup(int(osf.Fd())); err != nil {
+		return f, err
+	}
+	if err := unix.Fstat(f.Fd, &f.Stat); err != nil {
+		unix.Close(f.Fd)
+		f.Fd = -1
+		return f, fmt.Errorf("fstat: %w", err)
+	}
+	return f, nil
+}
+
+// readAt reads len(p) bytes at off, as os.File.ReadAt: fewer only at the
+// end of the file (io.EOF) or on an error.
+func readAt(fd int, p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Pread(fd, p[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // layout finds the data regions of an open file with SEEK_DATA and
@@ -122,14 +165,15 @@ type sent struct {
 // whose first n bytes are already in s.buf. A file that ends early, or
 // fails to read, is padded with zeros to size. Only errors writing the
 // stream, or ctx's, are returned.
-func (s *sender) content(f *os.File, path []byte, size, start, end int64, n int) (sent, error) {
+func (s *sender) content(fd int, path []byte, size, start, end int64, n int) (sent, error) {
 	var c sent
 	s.hasher.Reset()
+	s.skip = 0
 	off := int64(0)
 	for {
 		if start > off {
 			if start == size {
-				s.shrankTo(f, off, size, &c)
+				s.shrankTo(fd, off, size, &c)
 			}
 			if err := s.hole(off, start-off); err != nil {
 				return c, err
@@ -145,7 +189,7 @@ func (s *sender) content(f *os.File, path []byte, size, start, end int64, n int)
 		off += int64(n)
 		for off < end {
 			want := min(end-off, datapath.MaxChunk)
-			n, err := f.ReadAt(s.buf[:want], off)
+			n, err := readAt(fd, s.buf[:want], off)
 			if err := s.chunk(s.buf[:n], &c, path); err != nil {
 				return c, err
 			}
@@ -165,9 +209,9 @@ func (s *sender) content(f *os.File, path []byte, size, start, end int64, n int)
 
 // shrankTo flags a file that now ends before its announced size, when
 // the rest from off is about to go as a hole: the file shrank while read.
-func (s *sender) shrankTo(f *os.File, off, size int64, c *sent) {
+func (s *sender) shrankTo(fd int, off, size int64, c *sent) {
 	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || st.Size >= size {
+	if unix.Fstat(fd, &st) != nil || st.Size >= size {
 		return
 	}
 	c.flags |= datapath.FlagTruncated | datapath.FlagChanged
@@ -191,7 +235,7 @@ func (s *sender) chunk(p []byte, c *sent, path []byte) error {
 		return err
 	}
 	s.hasher.Write(p)
-	if err := s.w.Data(p); err != nil {
+	if err := s.put(p); err != nil {
 		return err
 	}
 	first := c.sent == 0
@@ -204,6 +248,28 @@ func (s *sender) chunk(p []byte, c *sent, path []byte) error {
 	}
 	return nil
 }
+
+// put writes content p (at most MaxChunk bytes) as a data record, or as a
+// zdata record when compression is on and p shrinks. After a chunk that
+// does not shrink, the next skipChunks chunks of the same file go as they
+// are without trying: random data costs a try every few MiB.
+func (s *sender) put(p []byte) error {
+	if s.comp == nil || s.skip > 0 {
+		s.skip = max(s.skip-1, 0)
+		return s.w.Data(p)
+	}
+	z, ok := s.comp.AppendZData(s.zbuf[:0], p)
+	if !ok {
+		s.skip = skipChunks
+		return s.w.Data(p)
+	}
+	s.zbuf = z
+	return s.w.ZData(z)
+}
+
+// skipChunks is how many chunks of a file go uncompressed, untried, after
+// one that did not shrink.
+const skipChunks = 7
 
 // pad sends zeros from off up to size for a file that ended early.
 func (s *sender) pad(c *sent, off, size int64, path []byte) error {
@@ -228,9 +294,9 @@ func shrunk(err error) string {
 }
 
 // checkChanged flags a file whose size or mtime changed while it was read.
-func (c *sent) checkChanged(f *os.File, before *unix.Stat_t) {
+func (c *sent) checkChanged(fd int, before *unix.Stat_t) {
 	var after unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &after); err != nil {
+	if err := unix.Fstat(fd, &after); err != nil {
 		after.Size = -1
 	}
 	if after.Size == before.Size && after.Mtim == before.Mtim {

@@ -45,8 +45,26 @@ const progressEvery = 250 * time.Millisecond
 // writing to w are fatal and returned wrapped with the path in flight;
 // per-file problems go to warn (which may be nil) and are counted.
 func Send(ctx context.Context, w *datapath.Writer, spec fileset.Spec, warn Warner, progress Progress) (Totals, error) {
+	return SendWith(ctx, w, spec, Options{}, warn, progress)
+}
+
+// Options tune a backup.
+type Options struct {
+	// Compression is datapath.CompressionNone ("" or "none") or
+	// datapath.CompressionZstd: file content goes in zdata records where
+	// a chunk shrinks. Sums and byte counts stay those of the content.
+	Compression string
+}
+
+// SendWith is Send with options.
+func SendWith(ctx context.Context, w *datapath.Writer, spec fileset.Spec, opt Options, warn Warner, progress Progress) (Totals, error) {
+	comp, err := datapath.NewCompressor(opt.Compression)
+	if err != nil {
+		return Totals{}, fmt.Errorf("backup: %w", err)
+	}
 	s := newSender(ctx, w, warn, progress)
-	err := fileset.Walk(ctx, spec, s.entry, s.walkWarning)
+	s.comp = comp
+	err = fileset.Walk(ctx, spec, s.entry, s.walkWarning)
 	if err != nil {
 		return s.totals, err
 	}
@@ -69,6 +87,10 @@ type sender struct {
 	sum      [32]byte
 	totals   Totals
 	last     time.Time // last progress report
+
+	comp *datapath.Compressor // nil: no compression
+	zbuf []byte               // a zdata payload, reused
+	skip int                  // chunks of the current file to send without trying to compress
 
 	layout layout           // data regions of the file being sent
 	links  map[inode]*group // multiply-linked inodes sent, until all their names are
@@ -215,6 +237,16 @@ func (s *sender) setExts(e *fileset.Entry, h *datapath.FileHeader, xs []datapath
 // and the entry goes without them.
 func (s *sender) xattrs(e *fileset.Entry, f *os.File) []datapath.Xattr {
 	xs, err := e.Xattrs(f)
+	if err != nil {
+		s.warn(e.Header.Path, fmt.Sprintf("extended attributes not saved: %v", err))
+		return nil
+	}
+	return xs
+}
+
+// xattrsFd is xattrs for a regular file open as fd.
+func (s *sender) xattrsFd(e *fileset.Entry, fd int) []datapath.Xattr {
+	xs, err := e.XattrsFd(fd)
 	if err != nil {
 		s.warn(e.Header.Path, fmt.Sprintf("extended attributes not saved: %v", err))
 		return nil

@@ -223,7 +223,7 @@ func TestSendContent(t *testing.T) {
 			s := newSender(context.Background(), w, nil, nil)
 			s.layout.reset(int(f.Fd()), tc.announced)
 			start, end := s.layout.next(0)
-			c, err := s.content(f, []byte("f"), tc.announced, start, end, 0)
+			c, err := s.content(int(f.Fd()), []byte("f"), tc.announced, start, end, 0)
 			must(t, err)
 			must(t, w.Flush())
 			want := make([]byte, tc.announced)
@@ -249,12 +249,12 @@ func TestSendChangedWhileRead(t *testing.T) {
 	var before unix.Stat_t
 	must(t, unix.Fstat(int(f.Fd()), &before))
 	var c sent
-	c.checkChanged(f, &before)
+	c.checkChanged(int(f.Fd()), &before)
 	if c.flags != 0 {
 		t.Fatalf("unchanged file flagged %b", c.flags)
 	}
 	must(t, os.WriteFile(p, []byte("abcd"), 0o600))
-	c.checkChanged(f, &before)
+	c.checkChanged(int(f.Fd()), &before)
 	if c.flags != datapath.FlagChanged || c.problem == "" {
 		t.Fatalf("changed file: flags %b problem %q", c.flags, c.problem)
 	}

@@ -191,33 +191,57 @@ func fileType(mode uint32) datapath.FileType {
 var (
 	ErrNotRegular = errors.New("fileset: not a regular file")
 	ErrReplaced   = errors.New("fileset: file replaced since it was listed")
+	ErrNoWalker   = errors.New("fileset: entry not from a walker")
 )
 
-// openCurrent opens the current entry, a regular file, relative to its
-// parent directory. It checks that the opened file is the inode that was
-// listed (and so never blocks on a fifo swapped in meanwhile).
-func (w *Walker) openCurrent() (*os.File, error) {
+// File is a regular file opened for reading by Entry.OpenFile: a
+// descriptor the caller closes, and the file's attributes as opened.
+type File struct {
+	Fd   int
+	Stat unix.Stat_t
+}
+
+// OpenFile opens the entry, a regular file, relative to its parent
+// directory, and checks that the opened file is the inode that was listed
+// (and so never blocks on a fifo swapped in meanwhile). It costs two
+// system calls, openat and fstat: the descriptor stays O_NONBLOCK, which
+// reads of a regular file ignore. Valid during the callback only.
+func (e *Entry) OpenFile() (File, error) {
+	w := e.w
+	if w == nil {
+		return File{Fd: -1}, ErrNoWalker
+	}
 	if w.cur.dir < 0 || w.cur.st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, ErrNotRegular
+		return File{Fd: -1}, ErrNotRegular
 	}
 	fd, err := openNoatime(w.cur.dir, w.cur.name)
 	if err != nil {
+		return File{Fd: -1}, fmt.Errorf("open: %w", err)
+	}
+	f := File{Fd: fd}
+	if err := unix.Fstat(fd, &f.Stat); err != nil {
+		unix.Close(fd)
+		return File{Fd: -1}, fmt.Errorf("fstat: %w", err)
+	}
+	if f.Stat.Mode&unix.S_IFMT != unix.S_IFREG || f.Stat.Ino != w.cur.st.Ino || f.Stat.Dev != w.cur.st.Dev {
+		unix.Close(fd)
+		return File{Fd: -1}, ErrReplaced
+	}
+	return f, nil
+}
+
+// openCurrent opens the current entry as an *os.File in blocking mode (see
+// Entry.OpenFile, which costs fewer system calls).
+func (w *Walker) openCurrent() (*os.File, error) {
+	f, err := w.entry.OpenFile()
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(f.Fd, false); err != nil {
+		unix.Close(f.Fd)
 		return nil, fmt.Errorf("open: %w", err)
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("fstat: %w", err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != w.cur.st.Ino || st.Dev != w.cur.st.Dev {
-		unix.Close(fd)
-		return nil, ErrReplaced
-	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("open: %w", err)
-	}
-	return os.NewFile(uintptr(fd), string(w.path)), nil
+	return os.NewFile(uintptr(f.Fd), string(w.path)), nil
 }
 
 // openNoatime opens name read-only, without updating its atime when the

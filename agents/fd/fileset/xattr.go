@@ -65,7 +65,7 @@ func (e *Entry) Xattrs(f *os.File) ([]datapath.Xattr, error) {
 		return nil, nil
 	}
 	if f != nil {
-		return w.xa.read(xattrSource{fd: int(f.Fd())})
+		return e.XattrsFd(int(f.Fd()))
 	}
 	fd, opath, err := w.openForXattrs()
 	if err != nil {
@@ -77,6 +77,14 @@ func (e *Entry) Xattrs(f *os.File) ([]datapath.Xattr, error) {
 		src.proc = "/proc/self/fd/" + strconv.Itoa(fd)
 	}
 	return w.xa.read(src)
+}
+
+// XattrsFd is Xattrs for the entry open as fd (File.Fd from OpenFile).
+func (e *Entry) XattrsFd(fd int) ([]datapath.Xattr, error) {
+	if e.w == nil {
+		return nil, nil
+	}
+	return e.w.xa.read(xattrSource{fd: fd})
 }
 
 // openForXattrs opens the current entry for reading its attributes, never
