@@ -14,8 +14,10 @@ import (
 
 // fdAttrs applies owner, mode, extended attributes and times, in that
 // order, to an open file or directory: chown clears file capabilities and
-// chmod rewrites the ACL mask, so both go before the attributes.
-func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader, xs []datapath.Xattr) error {
+// chmod rewrites the ACL mask, so both go before the attributes. clean
+// says the entry was just created in a directory without extended
+// attributes: it holds none but the stored ones, and they are not listed.
+func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader, xs []datapath.Xattr, clean bool) error {
 	var errs []error
 	mode := h.Mode & 0o7777
 	if rv.chown {
@@ -27,7 +29,9 @@ func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader, xs []datapath.Xattr)
 	if err := unix.Fchmod(fd, mode); err != nil {
 		errs = append(errs, fmt.Errorf("chmod: %w", err))
 	}
-	errs = append(errs, rv.setXattrs(xattrTarget{fd: fd}, xs)...)
+	if !clean || len(xs) > 0 {
+		errs = append(errs, rv.setXattrs(xattrTarget{fd: fd}, xs)...)
+	}
 	ts := times(h)
 	if err := futimens(fd, &ts); err != nil {
 		errs = append(errs, fmt.Errorf("set times: %w", err))
@@ -36,8 +40,8 @@ func (rv *receiver) fdAttrs(fd int, h *datapath.FileHeader, xs []datapath.Xattr)
 }
 
 // nameAttrs applies owner, mode (if chmod), extended attributes and times
-// to name in dir without following a symlink.
-func (rv *receiver) nameAttrs(dir int, name string, h *datapath.FileHeader, xs []datapath.Xattr, chmod bool) error {
+// to name in dir without following a symlink; clean as for fdAttrs.
+func (rv *receiver) nameAttrs(dir int, name string, h *datapath.FileHeader, xs []datapath.Xattr, chmod, clean bool) error {
 	var errs []error
 	mode := h.Mode & 0o7777
 	if rv.chown {
@@ -51,7 +55,9 @@ func (rv *receiver) nameAttrs(dir int, name string, h *datapath.FileHeader, xs [
 			errs = append(errs, fmt.Errorf("chmod: %w", err))
 		}
 	}
-	errs = append(errs, rv.nameXattrs(dir, name, xs)...)
+	if !clean || len(xs) > 0 {
+		errs = append(errs, rv.nameXattrs(dir, name, xs)...)
+	}
 	ts := times(h)
 	if err := unix.UtimesNanoAt(dir, name, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		errs = append(errs, fmt.Errorf("set times: %w", err))

@@ -19,6 +19,19 @@ type pendingDir struct {
 // and queues its attributes.
 func (rv *receiver) directory() {
 	c := &rv.cur
+	if c.inFresh { // nothing predates the restore here: no need to look first
+		err := unix.Mkdirat(c.dir, c.name, 0o700)
+		if err == nil {
+			rv.totals.Files++
+			rv.queueDir(true)
+			return
+		}
+		if err != unix.EEXIST {
+			rv.warnErr(c.hdr.Path, "skipped: mkdir", err)
+			rv.skipContents()
+			return
+		}
+	}
 	ex, err := rv.lookup()
 	if err != nil {
 		rv.warnErr(c.hdr.Path, "skipped: lstat", err)
@@ -48,7 +61,7 @@ func (rv *receiver) directory() {
 	if ex.exists && !rv.reapply(ex) {
 		return
 	}
-	rv.queueDir()
+	rv.queueDir(!ex.exists)
 }
 
 // reapply reports whether an existing directory takes the stored
@@ -69,13 +82,16 @@ func (rv *receiver) reapply(ex existing) bool {
 }
 
 // queueDir opens the current directory and keeps it until the stream
-// leaves it.
-func (rv *receiver) queueDir() {
+// leaves it; made says this restore just made it.
+func (rv *receiver) queueDir(made bool) {
 	c := &rv.cur
 	fd, err := unix.Openat(c.dir, c.name, dirFlags, 0)
 	if err != nil {
 		rv.warnErr(c.hdr.Path, "attributes not restored: open", err)
 		return
+	}
+	if made {
+		rv.markFresh(string(c.hdr.Path), fd)
 	}
 	rv.dirs = append(rv.dirs, pendingDir{path: string(c.hdr.Path), hdr: c.hdr, xattrs: c.xattrs, fd: fd})
 }
@@ -92,9 +108,20 @@ func (rv *receiver) leave(p []byte) {
 			return
 		}
 		rv.dirs = rv.dirs[:n-1]
-		if err := rv.fdAttrs(d.fd, &d.hdr, d.xattrs); err != nil {
+		rv.settled(d.path)
+		if err := rv.fdAttrs(d.fd, &d.hdr, d.xattrs, false); err != nil {
 			rv.warnErr(d.hdr.Path, "attributes", err)
 		}
 		unix.Close(d.fd)
+	}
+}
+
+// settled notes that directory path takes its stored attributes: it is no
+// longer fresh (its mode may let others in, its default ACL is the stored
+// one), should the stream come back to it.
+func (rv *receiver) settled(path string) {
+	delete(rv.fresh, path)
+	if rv.cache.path == path {
+		rv.cache.fresh, rv.cache.clean = false, false
 	}
 }

@@ -5,8 +5,12 @@
 // empty, hold a NUL or a "." or ".." component are refused, and every
 // entry is reached from an open descriptor of the target, one component at
 // a time, without following symlinks: a symlink on the way, planted or
-// restored earlier, stops the stream. Entries are created under a
-// temporary name and renamed into place, following the replace policy.
+// restored earlier, stops the stream. In a folder the restore made itself
+// (created 0700, known by its inode, its attributes not applied yet) an
+// entry is created under its own name at once, refusing any existing name
+// (O_EXCL, no symlink followed): nothing there predates the restore. Else,
+// or if the name is taken, the entry is created under a temporary name and
+// renamed into place, following the replace policy.
 //
 // Regular files are verified against the BLAKE3 sum of their trailer; holes
 // are left unwritten, so a sparse file stays sparse. Attributes are applied

@@ -17,11 +17,14 @@ type entry struct {
 	fd     int // temporary file being written, -1 if none
 	dir    int // parent directory (the cache's descriptor)
 	name   string
-	tmp    string
-	target existing
-	pos    int64 // next write offset
-	end    int64 // end of the data written
-	wrote  int64 // data bytes written
+	tmp    string // name it was created under
+	direct bool   // created under its own name in a fresh directory: no rename
+	// inFresh, inClean: its parent is fresh (freshDir), and clean too.
+	inFresh, inClean bool
+	target           existing
+	pos              int64 // next write offset
+	end              int64 // end of the data written
+	wrote            int64 // data bytes written
 
 	xattrs []datapath.Xattr // stored extended attributes (cloned)
 	first  *linkGroup       // the hardlink group this entry starts, if any
@@ -89,6 +92,9 @@ func (rv *receiver) create() error {
 		return nil
 	}
 	rv.cur.dir, rv.cur.name = dir, name
+	if dir == rv.cache.fd { // not the target itself
+		rv.cur.inFresh, rv.cur.inClean = rv.cache.fresh, rv.cache.clean
+	}
 	if rv.cur.linkTo != nil {
 		rv.cur.linkHere = true // at the trailer, once no content came
 		return nil

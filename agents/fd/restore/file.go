@@ -9,25 +9,20 @@ import (
 	"github.com/ferrybackup/ferry/datapath"
 )
 
-// regular starts writing the current regular file under a temporary name.
+// regular starts writing the current regular file (see make).
 func (rv *receiver) regular() error {
 	c := &rv.cur
 	if c.hdr.Size < 0 {
 		return fmt.Errorf("%w: %q announces size %d", ErrStream, c.hdr.Path, c.hdr.Size)
 	}
-	if !rv.decide() {
-		return nil
-	}
 	fd := -1
-	tmp, err := rv.makeTemp(func(tmp string) (err error) {
-		fd, err = unix.Openat(c.dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if !rv.make("skipped: create", func(name string) (err error) {
+		fd, err = unix.Openat(c.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		return err
-	})
-	if err != nil {
-		rv.warnErr(c.hdr.Path, "skipped: create", err)
+	}) {
 		return nil
 	}
-	c.fd, c.tmp = fd, tmp
+	c.fd = fd
 	rv.hasher.Reset()
 	return nil
 }
@@ -61,6 +56,36 @@ func (rv *receiver) data(p []byte) error {
 	rv.totals.Bytes += int64(len(p))
 	rv.tick(c.hdr.Path)
 	return nil
+}
+
+// zdata decodes a zdata record and writes its content as data does. The
+// content of a skipped file is counted, not decoded.
+func (rv *receiver) zdata(p []byte) error {
+	c := &rv.cur
+	if c.active && c.hdr.Type == datapath.TypeRegular && c.linkTo == nil && c.fd < 0 {
+		n, err := datapath.ZDataLen(p)
+		if err != nil {
+			return fmt.Errorf("%w: %q: %w", ErrStream, c.hdr.Path, err)
+		}
+		rv.seen.Bytes += int64(n)
+		return nil
+	}
+	if !c.active || c.hdr.Type != datapath.TypeRegular || c.linkTo != nil {
+		return rv.data(nil) // the same refusals as for a data record
+	}
+	if rv.dec == nil {
+		dec, err := datapath.NewDecompressor()
+		if err != nil {
+			return err
+		}
+		rv.dec = dec
+	}
+	out, err := rv.dec.Decode(rv.zbuf, p)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %w", ErrStream, c.hdr.Path, err)
+	}
+	rv.zbuf = out[:0]
+	return rv.data(out)
 }
 
 // hole skips a hole of the current file.
@@ -116,7 +141,7 @@ func (rv *receiver) finishFile(t *datapath.FileTrailer) error {
 			return fmt.Errorf("restore: truncate %q: %w", c.hdr.Path, err)
 		}
 	}
-	if err := rv.fdAttrs(c.fd, &c.hdr, c.xattrs); err != nil {
+	if err := rv.fdAttrs(c.fd, &c.hdr, c.xattrs, c.direct && c.inClean); err != nil {
 		rv.warnErr(c.hdr.Path, "attributes", err)
 	}
 	fd := c.fd

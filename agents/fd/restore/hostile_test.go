@@ -343,15 +343,17 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// tempWritten reports whether dir holds a restorer's temporary file with
-// data in it: the restorer is inside a file's content.
-func tempWritten(dir string) bool {
+// written reports whether dir holds name, or a restorer's temporary file,
+// with data in it: the restorer is inside a file's content (in a folder
+// it made, a file is written under its own name, elsewhere under a
+// temporary one).
+func written(dir, name string) bool {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false
 	}
 	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), ".ferry-restore.") && fi.Size() > 0 {
+		if fi, err := e.Info(); err == nil && (e.Name() == name || strings.HasPrefix(e.Name(), ".ferry-restore.")) && fi.Size() > 0 {
 			return true
 		}
 	}
@@ -409,7 +411,7 @@ func swapRace(t *testing.T) {
 			w.Data([]byte(big[:datapath.MaxChunk]))
 			must(t, w.Flush())
 			if tc.midFile {
-				waitUntil(t, "d/big's first bytes", func() bool { return tempWritten(a.target + "/d") })
+				waitUntil(t, "d/big's first bytes", func() bool { return written(a.target+"/d", "big") })
 				swap(t, a, tc.old)
 			}
 			w.Data([]byte(big[datapath.MaxChunk:]))

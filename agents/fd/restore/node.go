@@ -14,27 +14,19 @@ import (
 // following it.
 func (rv *receiver) symlink() {
 	c := &rv.cur
-	if !rv.decide() {
-		return
-	}
 	target := string(c.hdr.LinkTarget)
-	tmp, err := rv.makeTemp(func(tmp string) error { return unix.Symlinkat(target, c.dir, tmp) })
-	if err != nil {
-		rv.warnErr(c.hdr.Path, "skipped: symlink", err)
+	if !rv.make("skipped: symlink", func(name string) error { return unix.Symlinkat(target, c.dir, name) }) {
 		return
 	}
-	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, c.xattrs, false); err != nil {
+	if err := rv.nameAttrs(c.dir, c.tmp, &c.hdr, c.xattrs, false, c.direct && c.inClean); err != nil {
 		rv.warnErr(c.hdr.Path, "attributes", err)
 	}
-	rv.place(tmp)
+	rv.place(c.tmp)
 }
 
 // node creates the current fifo or device node.
 func (rv *receiver) node() {
 	c := &rv.cur
-	if !rv.decide() {
-		return
-	}
 	mode := uint32(unix.S_IFIFO)
 	switch c.hdr.Type {
 	case datapath.TypeCharDev:
@@ -42,15 +34,48 @@ func (rv *receiver) node() {
 	case datapath.TypeBlockDev:
 		mode = unix.S_IFBLK
 	}
-	tmp, err := rv.makeTemp(func(tmp string) error { return unix.Mknodat(c.dir, tmp, mode|0o600, int(c.hdr.Rdev)) })
-	if err != nil {
-		rv.warnErr(c.hdr.Path, fmt.Sprintf("skipped: create %s", c.hdr.Type), err)
+	if !rv.make(fmt.Sprintf("skipped: create %s", c.hdr.Type), func(name string) error {
+		return unix.Mknodat(c.dir, name, mode|0o600, int(c.hdr.Rdev))
+	}) {
 		return
 	}
-	if err := rv.nameAttrs(c.dir, tmp, &c.hdr, c.xattrs, true); err != nil {
+	if err := rv.nameAttrs(c.dir, c.tmp, &c.hdr, c.xattrs, true, c.direct && c.inClean); err != nil {
 		rv.warnErr(c.hdr.Path, "attributes", err)
 	}
-	rv.place(tmp)
+	rv.place(c.tmp)
+}
+
+// make creates the current entry with create and sets cur.tmp to the name
+// it got. In a fresh directory (made by this restore, its attributes not
+// applied yet) it goes under its own name at once: nothing there predates
+// the restore. A name an earlier entry of this stream took fails there
+// (create must refuse an existing name, symlinks included) and goes the
+// long way: the replace policy decides, the entry is made under a
+// temporary name, and place renames it. A failure is a warning: what
+// says what was skipped.
+func (rv *receiver) make(what string, create func(name string) error) bool {
+	c := &rv.cur
+	if c.inFresh {
+		err := create(c.name)
+		if err == nil {
+			c.tmp, c.direct = c.name, true
+			return true
+		}
+		if err != unix.EEXIST {
+			rv.warnErr(c.hdr.Path, what, err)
+			return false
+		}
+	}
+	if !rv.decide() {
+		return false
+	}
+	tmp, err := rv.makeTemp(create)
+	if err != nil {
+		rv.warnErr(c.hdr.Path, what, err)
+		return false
+	}
+	c.tmp = tmp
+	return true
 }
 
 // makeTemp creates an entry under a fresh temporary name with create.
@@ -72,9 +97,17 @@ func (rv *receiver) makeTemp(create func(name string) error) (string, error) {
 var errNotReplaced = errors.New("exists, not replaced")
 
 // place renames temporary entry tmp to the current entry's name, following
-// the replace policy decided at its header.
+// the replace policy decided at its header; an entry made under its own
+// name stays.
 func (rv *receiver) place(tmp string) {
 	c := &rv.cur
+	if c.direct {
+		rv.totals.Files++
+		if c.first != nil {
+			rv.restored(c.first)
+		}
+		return
+	}
 	if err := rv.rename(tmp); err != nil {
 		unix.Unlinkat(c.dir, tmp, 0)
 		if err == errNotReplaced {
@@ -132,4 +165,5 @@ func (rv *receiver) forget(path string) {
 	if c := rv.cache.path; c == path || below([]byte(c), path) {
 		rv.cache.reset()
 	}
+	delete(rv.fresh, path) // a directory made again there is fresh again
 }

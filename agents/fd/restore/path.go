@@ -31,8 +31,19 @@ func checkPath(p []byte) error {
 
 // dirCache holds the last parent directory opened.
 type dirCache struct {
-	path string
-	fd   int
+	path  string
+	fd    int
+	fresh bool // made by this restore, its attributes not applied yet
+	clean bool // fresh and without extended attributes: new entries inherit none
+}
+
+// freshDir is a directory made by this restore whose stored attributes are
+// not applied yet: created 0700, it holds only what the restore put there.
+// It is known by its inode, so that a directory swapped in at its path
+// does not pass for it.
+type freshDir struct {
+	dev, ino uint64
+	state    uint8 // freshUnchecked...
 }
 
 func (c *dirCache) reset() {
@@ -75,7 +86,58 @@ func (rv *receiver) openDir(dir string) (int, error) {
 	}
 	c.reset()
 	*c = dirCache{path: dir, fd: fd}
+	c.fresh, c.clean = rv.freshness(dir, fd)
 	return fd, nil
+}
+
+// What the extended attributes of a fresh directory say.
+const (
+	freshUnchecked uint8 = iota + 1 // extended attributes not looked at yet
+	freshClean                      // none: entries created in it inherit none
+	freshInherits                   // some (a default ACL): entries may inherit them
+)
+
+// markFresh records directory path, just made by this restore and open
+// as fd, as fresh.
+func (rv *receiver) markFresh(path string, fd int) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return
+	}
+	rv.fresh[path] = &freshDir{dev: st.Dev, ino: st.Ino, state: freshUnchecked}
+}
+
+// freshness reports whether directory dir, open as fd, is the fresh
+// directory this restore made there, so that nothing in it predates the
+// restore; and whether it holds no extended attribute (the SELinux label
+// aside), so that what is created in it inherits none.
+func (rv *receiver) freshness(dir string, fd int) (fresh, clean bool) {
+	f := rv.fresh[dir]
+	if f == nil {
+		return false, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Dev != f.dev || st.Ino != f.ino {
+		return false, false
+	}
+	if f.state == freshUnchecked {
+		f.state = freshInherits
+		if names, err := rv.listXattrs(xattrTarget{fd: fd}); err == unix.ENOTSUP || err == nil && onlyLabel(names) {
+			f.state = freshClean
+		}
+	}
+	return true, f.state == freshClean
+}
+
+// onlyLabel reports whether NUL-separated attribute names hold nothing but
+// the SELinux label, which the restore leaves alone.
+func onlyLabel(names []byte) bool {
+	for name := range bytes.SplitSeq(names, []byte{0}) {
+		if len(name) != 0 && string(name) != "security.selinux" {
+			return false
+		}
+	}
+	return true
 }
 
 // noOpenat2 is set once openat2 turned out to be unavailable (before Linux
@@ -126,11 +188,16 @@ func (rv *receiver) walk(start int, dir string, done int) (int, error) {
 func (rv *receiver) step(dirfd int, path, name string) (int, error) {
 	fd, err := unix.Openat(dirfd, name, dirFlags, 0)
 	if err == unix.ENOENT {
+		made := false
 		if err = unix.Mkdirat(dirfd, name, 0o700); err == nil {
 			rv.made[path] = struct{}{}
+			made = true
 		}
 		if err == nil || err == unix.EEXIST {
 			fd, err = unix.Openat(dirfd, name, dirFlags, 0)
+		}
+		if err == nil && made {
+			rv.markFresh(path, fd)
 		}
 	}
 	if err == nil {

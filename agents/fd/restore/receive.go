@@ -102,12 +102,15 @@ type receiver struct {
 
 	root      int
 	cache     dirCache
-	made      map[string]struct{} // directories created on the way, whose header has not come yet
-	dirs      []pendingDir        // directories whose attributes wait for the stream to leave them
-	skipBelow string              // entries below this directory are skipped
+	made      map[string]struct{}  // directories created on the way, whose header has not come yet
+	fresh     map[string]*freshDir // directories made by this restore, their attributes not applied yet
+	dirs      []pendingDir         // directories whose attributes wait for the stream to leave them
+	skipBelow string               // entries below this directory are skipped
 
 	cur       entry
 	hasher    *blake3.Hasher
+	dec       *datapath.Decompressor // made at the first zdata record
+	zbuf      []byte                 // decoded zdata, reused
 	sum       [32]byte
 	tmpSeq    uint64
 	tmpPrefix string // of temporary names, with the pid
@@ -131,6 +134,7 @@ func newReceiver(ctx context.Context, r *datapath.Reader, root int, opt Options,
 		root:      root,
 		cache:     dirCache{fd: -1},
 		made:      make(map[string]struct{}),
+		fresh:     make(map[string]*freshDir),
 		groups:    make(map[string]*linkGroup),
 		cur:       entry{fd: -1},
 		hasher:    blake3.New(),
@@ -165,6 +169,8 @@ func (rv *receiver) record(rec datapath.Record) error {
 		return rv.header(rec.Payload)
 	case datapath.KindData:
 		return rv.data(rec.Payload)
+	case datapath.KindZData:
+		return rv.zdata(rec.Payload)
 	case datapath.KindHole:
 		return rv.hole(rec.Payload)
 	case datapath.KindFileTrailer:
@@ -205,6 +211,9 @@ func (rv *receiver) close() {
 	rv.dirs = nil
 	rv.cache.reset()
 	unix.Close(rv.root)
+	if rv.dec != nil {
+		rv.dec.Close()
+	}
 }
 
 func (rv *receiver) warn(path []byte, msg string) {
