@@ -31,12 +31,19 @@ type entry struct {
 	linkTo *linkGroup       // the group this entry is a later name of, if any
 	// linkHere: the entry is a later name to link at its trailer.
 	linkHere bool
+	// deferred: a writer finishes the file (writers.go); buf gathers its
+	// content meanwhile.
+	deferred bool
+	buf      []byte
 }
 
 // header starts an entry.
 func (rv *receiver) header(p []byte) error {
 	if rv.cur.active {
 		return fmt.Errorf("%w: header before the trailer of %q", ErrStream, rv.cur.hdr.Path)
+	}
+	if err := rv.poolState(); err != nil {
+		return err
 	}
 	h, err := datapath.DecodeFileHeader(p)
 	if err != nil {

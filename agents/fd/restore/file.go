@@ -24,6 +24,9 @@ func (rv *receiver) regular() error {
 	}
 	c.fd = fd
 	rv.hasher.Reset()
+	if rv.deferrable() {
+		c.deferred, c.buf = true, rv.pool.buffer()
+	}
 	return nil
 }
 
@@ -46,9 +49,13 @@ func (rv *receiver) data(p []byte) error {
 	if int64(len(p)) > c.hdr.Size-c.pos {
 		return fmt.Errorf("%w: %q: data beyond its size %d", ErrStream, c.hdr.Path, c.hdr.Size)
 	}
-	rv.hasher.Write(p)
-	if err := pwriteAll(c.fd, p, c.pos); err != nil {
-		return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
+	if c.deferred { // content from offset 0 without a hole: c.pos == len(c.buf)
+		c.buf = append(c.buf, p...)
+	} else {
+		rv.hasher.Write(p)
+		if err := pwriteAll(c.fd, p, c.pos); err != nil {
+			return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
+		}
 	}
 	c.pos += int64(len(p))
 	c.end = c.pos
@@ -109,6 +116,11 @@ func (rv *receiver) hole(p []byte) error {
 	if off != c.pos || n < 0 || off > c.hdr.Size || n > c.hdr.Size-off {
 		return fmt.Errorf("%w: %q: hole [%d,+%d) not at offset %d or beyond size %d", ErrStream, c.hdr.Path, off, n, c.pos, c.hdr.Size)
 	}
+	if c.deferred {
+		if err := rv.undefer(); err != nil {
+			return err
+		}
+	}
 	c.pos = off + n
 	return nil
 }
@@ -132,6 +144,10 @@ func (rv *receiver) finishFile(t *datapath.FileTrailer) error {
 	c := &rv.cur
 	if t.Bytes != c.wrote {
 		return fmt.Errorf("%w: %q: trailer counts %d bytes, %d received", ErrStream, c.hdr.Path, t.Bytes, c.wrote)
+	}
+	if c.deferred {
+		rv.handOver(t)
+		return nil
 	}
 	if err := rv.verify(t); err != nil {
 		return err

@@ -72,6 +72,7 @@ func Receive(ctx context.Context, r *datapath.Reader, target string, opt Options
 		return Totals{}, datapath.StreamEnd{}, err
 	}
 	rv := newReceiver(ctx, r, root, opt, warn, progress)
+	rv.pool = newWriterPool(root, rv.chown)
 	defer rv.close()
 	end, err := rv.run()
 	t := rv.totals
@@ -109,6 +110,7 @@ type receiver struct {
 
 	cur       entry
 	hasher    *blake3.Hasher
+	pool      *writerPool            // finishes small files (writers.go)
 	dec       *datapath.Decompressor // made at the first zdata record
 	zbuf      []byte                 // decoded zdata, reused
 	sum       [32]byte
@@ -191,6 +193,15 @@ func (rv *receiver) end(p []byte) (datapath.StreamEnd, error) {
 		return e, fmt.Errorf("%w: stream end before the trailer of %q", ErrStream, rv.cur.hdr.Path)
 	}
 	rv.leave(nil)
+	if rv.pool != nil {
+		err := rv.pool.wait()
+		if werr := rv.poolState(); err == nil {
+			err = werr
+		}
+		if err != nil {
+			return e, err
+		}
+	}
 	if e.Files != rv.seen.Files || e.Bytes != rv.seen.Bytes {
 		return e, fmt.Errorf("%w: received %d entries and %d bytes, the stream end announces %d and %d",
 			ErrStream, rv.seen.Files, rv.seen.Bytes, e.Files, e.Bytes)
@@ -205,6 +216,9 @@ func (rv *receiver) end(p []byte) (datapath.StreamEnd, error) {
 // close releases descriptors and removes a file left half written.
 func (rv *receiver) close() {
 	rv.discard()
+	if rv.pool != nil {
+		_ = rv.pool.wait()
+	}
 	for _, d := range rv.dirs {
 		unix.Close(d.fd)
 	}

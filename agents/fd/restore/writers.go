@@ -1,0 +1,255 @@
+package restore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
+
+	"github.com/ferrybackup/ferry/datapath"
+)
+
+// Small files are finished by a pool of writers while the receiver reads
+// on: a file qualifies when it was created under its own name in a fresh,
+// clean directory, has no extended attributes, starts no hardlink group,
+// has no hole and is at most deferMax bytes. Its content is gathered from
+// the stream; at its trailer the writer gets the open file, its parent's
+// descriptor and the content, and writes, verifies the sum, applies owner,
+// mode and times, and closes. Every decision that depends on order
+// (creating the name, the replace policy, hardlinks, directories and
+// their attributes, which file operations on an open file never touch) is
+// still taken by the receiver in stream order; Receive waits for the
+// writers before the totals check and the syncfs.
+const (
+	writers  = 4
+	deferMax = 256 << 10
+)
+
+// fileJob is one file for a writer.
+type fileJob struct {
+	fd, dir int // the file; its parent, closed afterwards unless the target
+	name    string
+	hdr     datapath.FileHeader
+	data    []byte // content from offset 0
+	algo    uint8
+	sum     []byte
+}
+
+// writerPool runs the writers of one Receive.
+type writerPool struct {
+	root   int
+	chown  bool
+	jobs   chan *fileJob
+	free   chan []byte // content buffers for reuse
+	wg     sync.WaitGroup
+	failed atomic.Bool
+
+	mu    sync.Mutex
+	err   error // the first fatal error
+	warns []poolWarning
+	nwarn atomic.Int32
+}
+
+type poolWarning struct {
+	path []byte
+	msg  string
+}
+
+func newWriterPool(root int, chown bool) *writerPool {
+	p := &writerPool{root: root, chown: chown, jobs: make(chan *fileJob, 2*writers), free: make(chan []byte, 3*writers+1)}
+	p.wg.Add(writers)
+	for range writers {
+		go p.run()
+	}
+	return p
+}
+
+// buffer returns an empty buffer for a file's content.
+func (p *writerPool) buffer() []byte {
+	select {
+	case b := <-p.free:
+		return b[:0]
+	default:
+		return make([]byte, 0, 64<<10)
+	}
+}
+
+// submit hands a file to the writers; it blocks while they are busy.
+func (p *writerPool) submit(j *fileJob) { p.jobs <- j }
+
+// wait lets the writers finish every file submitted and stops them; it
+// returns the first fatal error. Later calls return the same.
+func (p *writerPool) wait() error {
+	if p.jobs != nil {
+		close(p.jobs)
+		p.wg.Wait()
+		p.jobs = nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// takeWarnings returns the warnings raised since the last call.
+func (p *writerPool) takeWarnings() []poolWarning {
+	if p.nwarn.Load() == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.warns
+	p.warns = nil
+	p.nwarn.Store(0)
+	return w
+}
+
+func (p *writerPool) warn(path []byte, msg string) {
+	p.mu.Lock()
+	p.warns = append(p.warns, poolWarning{path: path, msg: msg})
+	p.nwarn.Add(1)
+	p.mu.Unlock()
+}
+
+func (p *writerPool) fail(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.mu.Unlock()
+	p.failed.Store(true)
+}
+
+func (p *writerPool) run() {
+	defer p.wg.Done()
+	h := blake3.New()
+	var sum [32]byte
+	for j := range p.jobs {
+		if p.failed.Load() {
+			p.drop(j) // the restore fails: leave no half-finished file
+		} else if err := p.finish(j, h, sum[:0]); err != nil {
+			p.fail(err)
+			unix.Unlinkat(j.dir, j.name, 0)
+		}
+		if j.dir != p.root {
+			unix.Close(j.dir)
+		}
+		select {
+		case p.free <- j.data:
+		default:
+		}
+	}
+}
+
+// drop closes and removes a file not finished.
+func (p *writerPool) drop(j *fileJob) {
+	unix.Close(j.fd)
+	unix.Unlinkat(j.dir, j.name, 0)
+}
+
+// finish writes, verifies and completes one file as finishFile does, and
+// closes it.
+func (p *writerPool) finish(j *fileJob, h *blake3.Hasher, sum []byte) error {
+	fd := j.fd
+	path := j.hdr.Path
+	h.Reset()
+	h.Write(j.data)
+	switch j.algo {
+	case datapath.AlgoBLAKE3:
+		if !bytes.Equal(h.Sum(sum), j.sum) {
+			unix.Close(fd)
+			return fmt.Errorf("%w: %q", ErrChecksum, path)
+		}
+	case datapath.AlgoNone:
+	default:
+		p.warn(path, fmt.Sprintf("unknown checksum algorithm %d: content not verified", j.algo))
+	}
+	if err := pwriteAll(fd, j.data, 0); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("restore: write %q: %w", path, err)
+	}
+	if int64(len(j.data)) < j.hdr.Size { // a trailing hole, announced or not
+		if err := unix.Ftruncate(fd, j.hdr.Size); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("restore: truncate %q: %w", path, err)
+		}
+	}
+	if err := basicAttrs(fd, &j.hdr, p.chown); err != nil {
+		p.warn(path, fmt.Sprintf("attributes: %v", err))
+	}
+	if err := unix.Close(fd); err != nil {
+		return fmt.Errorf("restore: close %q: %w", path, err)
+	}
+	return nil
+}
+
+// basicAttrs applies owner (if chown), mode and times to an open file that
+// has no extended attributes to set or remove: fdAttrs without them.
+func basicAttrs(fd int, h *datapath.FileHeader, chown bool) error {
+	var errs []error
+	mode := h.Mode & 0o7777
+	if chown {
+		if err := unix.Fchown(fd, int(h.UID), int(h.GID)); err != nil {
+			errs = append(errs, fmt.Errorf("chown: %w", err))
+			mode &^= unix.S_ISUID | unix.S_ISGID // never setuid to the wrong owner
+		}
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		errs = append(errs, fmt.Errorf("chmod: %w", err))
+	}
+	ts := times(h)
+	if err := futimens(fd, &ts); err != nil {
+		errs = append(errs, fmt.Errorf("set times: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// deferrable reports whether the current file, just created, may be
+// finished by a writer.
+func (rv *receiver) deferrable() bool {
+	c := &rv.cur
+	return rv.pool != nil && c.direct && c.inClean && len(c.xattrs) == 0 && c.first == nil &&
+		c.hdr.Size <= deferMax && c.dir == rv.cache.fd
+}
+
+// undefer writes what was gathered of the current file and goes on
+// writing it here (a hole came).
+func (rv *receiver) undefer() error {
+	c := &rv.cur
+	c.deferred = false
+	rv.hasher.Write(c.buf)
+	if err := pwriteAll(c.fd, c.buf, 0); err != nil {
+		return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
+	}
+	c.buf = nil
+	return nil
+}
+
+// handOver gives the current file, complete, to a writer: the file and its
+// parent's descriptor go with it.
+func (rv *receiver) handOver(t *datapath.FileTrailer) {
+	c := &rv.cur
+	j := &fileJob{fd: c.fd, dir: c.dir, name: c.name, hdr: c.hdr, data: c.buf, algo: t.Algo, sum: bytes.Clone(t.Sum)}
+	c.fd, c.buf, c.deferred = -1, nil, false
+	rv.cache = dirCache{fd: -1} // its descriptor is the writer's now
+	rv.pool.submit(j)
+	rv.place(c.tmp)
+}
+
+// poolState passes the writers' warnings on and returns their first
+// fatal error, if any.
+func (rv *receiver) poolState() error {
+	if rv.pool == nil {
+		return nil
+	}
+	for _, w := range rv.pool.takeWarnings() {
+		rv.warn(w.path, w.msg)
+	}
+	if rv.pool.failed.Load() {
+		return rv.pool.wait()
+	}
+	return nil
+}
