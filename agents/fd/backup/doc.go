@@ -12,6 +12,10 @@
 // (datapath.ExtHardlink); the sender remembers only multiply-linked inodes,
 // each until all its names are seen.
 //
+// Small files (one name, no hole, at most 128 KiB) are read, hashed and
+// encoded by four readers while the walk goes on, and written to the
+// stream in walk order (readers.go); the rest is sent by the walk itself.
+//
 // With Options.Compression "zstd", content chunks that shrink go as zdata
 // records (see datapath.Compressor); sums and counts stay the content's.
 //

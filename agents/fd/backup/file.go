@@ -25,14 +25,19 @@ import (
 // as for nearly every file), the whole file is data without asking. The trailer's sum is BLAKE3 over the data
 // payloads in order, its Bytes their total; holes are not hashed.
 func (s *sender) regular(e *fileset.Entry, open func() (*os.File, error)) (bool, error) {
-	lh := &e.Header
 	f, err := openRegular(e, open)
 	if err != nil {
-		s.warn(lh.Path, fmt.Sprintf("skipped: %v", err))
+		s.warn(e.Header.Path, fmt.Sprintf("skipped: %v", err))
 		return false, nil
 	}
+	return s.sendOpen(e, f)
+}
+
+// sendOpen is regular for a file already open; it closes it.
+func (s *sender) sendOpen(e *fileset.Entry, f fileset.File) (bool, error) {
 	defer unix.Close(f.Fd)
-	h := *lh
+	h := e.Header
+	var err error
 	before := &f.Stat
 	h.Size, h.Mtime = before.Size, before.Mtim.Nano() // as opened, closest to the content
 	s.layout.reset(f.Fd, h.Size)

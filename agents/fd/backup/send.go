@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
 
 	"github.com/ferrybackup/ferry/agents/fd/fileset"
 	"github.com/ferrybackup/ferry/datapath"
@@ -62,9 +63,17 @@ func SendWith(ctx context.Context, w *datapath.Writer, spec fileset.Spec, opt Op
 	if err != nil {
 		return Totals{}, fmt.Errorf("backup: %w", err)
 	}
+	pool, err := newReaderPool(opt.Compression)
+	if err != nil {
+		return Totals{}, fmt.Errorf("backup: %w", err)
+	}
+	defer pool.stop()
 	s := newSender(ctx, w, warn, progress)
-	s.comp = comp
+	s.comp, s.pool = comp, pool
 	err = fileset.Walk(ctx, spec, s.entry, s.walkWarning)
+	if err == nil {
+		err = s.drain(0)
+	}
 	if err != nil {
 		return s.totals, err
 	}
@@ -87,6 +96,9 @@ type sender struct {
 	sum      [32]byte
 	totals   Totals
 	last     time.Time // last progress report
+
+	pool    *readerPool // reads small files (readers.go); nil: the walk reads every file
+	pending []*readJob  // files queued to the readers, in walk order, not written yet
 
 	comp *datapath.Compressor // nil: no compression
 	zbuf []byte               // a zdata payload, reused
@@ -183,6 +195,21 @@ func (s *sender) entry(e *fileset.Entry, open func() (*os.File, error)) error {
 		if g := s.links[key]; g != nil {
 			return s.link(h, key, g)
 		}
+	}
+	if h.Type == datapath.TypeRegular && !linked && s.pool != nil {
+		f, queued, err := s.queue(e, open)
+		if err != nil || queued {
+			return err
+		}
+		if err := s.drain(0); err != nil {
+			unix.Close(f.Fd)
+			return err
+		}
+		_, err = s.sendOpen(e, f)
+		return err
+	}
+	if err := s.drain(0); err != nil { // what comes before is written first
+		return err
 	}
 	var sent bool
 	var err error

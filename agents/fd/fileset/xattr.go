@@ -236,3 +236,16 @@ func skipped(name string) bool {
 	}
 	return false
 }
+
+// XattrReader reads the extended attributes of open files with buffers of
+// its own, for a goroutine other than the walk's. Its result is valid
+// until the next call.
+type XattrReader struct {
+	b xattrBufs
+}
+
+// ReadFd returns the attributes of the file open as fd, as Entry.Xattrs
+// does.
+func (r *XattrReader) ReadFd(fd int) ([]datapath.Xattr, error) {
+	return r.b.read(xattrSource{fd: fd})
+}

@@ -20,6 +20,10 @@
 // it, so filling it does not disturb them. An extended attribute the target
 // refuses is a warning.
 //
+// Small files created in such a folder are written, verified and closed by
+// four writers while the stream is read on (writers.go); every name is
+// still created, and every decision taken, in stream order.
+//
 // A later name of a hardlink group is linked to the entry this restore
 // created for the group's first name, earlier in the same stream; a link to
 // anything else is refused. The restore is synced (syncfs) before Receive
