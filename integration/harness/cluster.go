@@ -189,7 +189,7 @@ func (c *Cluster) directorHCL(opt Options) string {
 		port, addr := c.clientPort(f), c.clientAddr(f)
 		leaf := c.keyHCL(cl.Name)
 		if cl.Passive {
-			leaf = fmt.Sprintf("  leaf_port = %d\n  leaf_password_file = %q\n", portOf(f.LeafListen), f.Secret)
+			leaf += fmt.Sprintf("  leaf_port = %d\n  leaf_password_file = %q\n", portOf(f.LeafListen), f.Secret)
 		}
 		if cl.ClientHCL != "" {
 			leaf += "  " + cl.ClientHCL + "\n"

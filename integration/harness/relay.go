@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -49,8 +51,10 @@ func (r *Relay) SetUpstream(addr string) {
 	r.mu.Unlock()
 }
 
-// Hold makes new connections stop after the handshake bytes until Open.
-// The data socket handshake is 81 bytes from the dialer and 65 back.
+// Hold makes new connections stop after the data socket handshake until
+// Open. A plain handshake is 81 bytes from the dialer and 65 back; a TLS
+// one ends with the listener's first application-data record sent after
+// the dialer's first (its proof: see tlsGate).
 func (r *Relay) Hold() {
 	r.mu.Lock()
 	r.gate = make(chan struct{})
@@ -121,7 +125,24 @@ func (r *Relay) pipe(c net.Conn, upstream string, gate chan struct{}, free [2]in
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); gatedCopy(u, c, gate, free[0]); closeWrite(u) }()
+	if gate != nil {
+		// The dialer's first byte tells a TLS handshake record (0x16)
+		// from a plain hello.
+		br := bufio.NewReader(c)
+		first, err := br.Peek(1)
+		if err == nil && first[0] == 0x16 {
+			g := &tlsGate{gate: gate, handshook: make(chan struct{})}
+			go func() { defer wg.Done(); g.fromDialer(u, br, free[0]-81); closeWrite(u) }()
+			go func() { defer wg.Done(); g.fromListener(c, u); closeWrite(c) }()
+			wg.Wait()
+			c.Close()
+			u.Close()
+			return
+		}
+		go func() { defer wg.Done(); gatedCopy(u, br, gate, free[0]); closeWrite(u) }()
+	} else {
+		go func() { defer wg.Done(); gatedCopy(u, c, gate, free[0]); closeWrite(u) }()
+	}
 	go func() { defer wg.Done(); gatedCopy(c, u, gate, free[1]); closeWrite(c) }()
 	wg.Wait()
 	c.Close()
@@ -136,6 +157,76 @@ func gatedCopy(dst io.Writer, src io.Reader, gate chan struct{}, free int64) {
 		<-gate
 	}
 	_, _ = io.Copy(dst, src)
+}
+
+// tlsGate holds a TLS data connection after its handshake. TLS records
+// are read whole: the listener's proof is the first application-data
+// record (type 0x17) it sends after the dialer sent one (the dialer's
+// encrypted certificate, finished and hello); the dialer sends nothing
+// more until it has that proof. So: forward everything until the proof
+// has gone to the dialer, then let extra bytes of the dialer's stream
+// through and hold both directions until the gate opens.
+type tlsGate struct {
+	gate       chan struct{}
+	dialerApp  atomic.Bool
+	handshook  chan struct{}
+	handshakeO sync.Once
+}
+
+func (g *tlsGate) fromDialer(dst io.Writer, src *bufio.Reader, extra int64) {
+	for {
+		select {
+		case <-g.handshook:
+			if extra > 0 {
+				if _, err := io.CopyN(dst, src, extra); err != nil {
+					return
+				}
+			}
+			<-g.gate
+			_, _ = io.Copy(dst, src)
+			return
+		default:
+		}
+		typ, err := copyRecord(dst, src)
+		if err != nil {
+			return
+		}
+		if typ == 0x17 {
+			g.dialerApp.Store(true)
+		}
+	}
+}
+
+func (g *tlsGate) fromListener(dst io.Writer, src io.Reader) {
+	br := bufio.NewReader(src)
+	for {
+		typ, err := copyRecord(dst, br)
+		if err != nil {
+			return
+		}
+		if typ == 0x17 && g.dialerApp.Load() {
+			g.handshakeO.Do(func() { close(g.handshook) })
+			<-g.gate
+			_, _ = io.Copy(dst, br)
+			return
+		}
+	}
+}
+
+// copyRecord forwards one TLS record and returns its type.
+func copyRecord(dst io.Writer, src *bufio.Reader) (byte, error) {
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(src, hdr); err != nil {
+		return 0, err
+	}
+	n := int64(hdr[3])<<8 | int64(hdr[4])
+	if _, err := dst.Write(hdr); err != nil {
+		return 0, err
+	}
+	if _, err := io.CopyN(dst, src, n); err != nil {
+		return 0, err
+	}
+	return hdr[0], nil
 }
 
 func closeWrite(c net.Conn) {
