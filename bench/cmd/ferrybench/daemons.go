@@ -74,24 +74,29 @@ func (c *cluster) writeConfigs(volumes string) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "director \"bench\" {\n  nats_listen = \"127.0.0.1:%d\"\n  data_dir    = %q\n}\n", natsPort, filepath.Join(c.dir, "director"))
+	// insecure: plain bus and data socket, no keys (see bench/README.md).
+	fmt.Fprintf(&b, "director \"bench\" {\n  nats_listen = \"127.0.0.1:%d\"\n  data_dir    = %q\n  insecure    = true\n}\n", natsPort, filepath.Join(c.dir, "director"))
 	fmt.Fprintf(&b, "storage %q {\n  address   = \"127.0.0.1\"\n  data_port = %d\n}\n", storageName, sdPort)
 	fmt.Fprintf(&b, "client %q {\n  address            = \"127.0.0.1\"\n  data_port          = %d\n  passive            = true\n  leaf_port          = %d\n  leaf_password_file = %q\n}\n",
 		passiveName, fdPort, leafPort, secret)
 	fmt.Fprintf(&b, "client %q {\n  address = \"127.0.0.1\"\n}\n", activeName)
 	for _, d := range c.datasets {
-		fmt.Fprintf(&b, "fileset %q { include = [%q] }\n", d.name, d.dir)
+		if d.compress {
+			fmt.Fprintf(&b, "fileset %q {\n  include     = [%q]\n  compression = \"zstd\"\n}\n", d.name, d.dir)
+		} else {
+			fmt.Fprintf(&b, "fileset %q { include = [%q] }\n", d.name, d.dir)
+		}
 		for _, cl := range []string{passiveName, activeName} {
 			fmt.Fprintf(&b, "job %q {\n  client  = %q\n  fileset = %q\n  storage = %q\n}\n", jobName(d.name, cl), cl, d.name, storageName)
 		}
 	}
 	files := map[string]string{
 		"director.hcl": b.String(),
-		"sd.hcl": fmt.Sprintf("storage_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:%d\"\n  volume_dir  = %q\n}\n",
+		"sd.hcl": fmt.Sprintf("storage_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:%d\"\n  volume_dir  = %q\n  insecure    = true\n}\n",
 			storageName, c.natsURL, sdPort, volumes),
-		"fd-" + passiveName + ".hcl": fmt.Sprintf("file_daemon %q {\n  data_listen        = \"127.0.0.1:%d\"\n  passive            = true\n  leaf_listen        = \"127.0.0.1:%d\"\n  leaf_password_file = %q\n}\n",
+		"fd-" + passiveName + ".hcl": fmt.Sprintf("file_daemon %q {\n  data_listen        = \"127.0.0.1:%d\"\n  passive            = true\n  leaf_listen        = \"127.0.0.1:%d\"\n  leaf_password_file = %q\n  insecure           = true\n}\n",
 			passiveName, fdPort, leafPort, secret),
-		"fd-" + activeName + ".hcl": fmt.Sprintf("file_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:0\"\n}\n", activeName, c.natsURL),
+		"fd-" + activeName + ".hcl": fmt.Sprintf("file_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:0\"\n  insecure    = true\n}\n", activeName, c.natsURL),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(c.dir, name), []byte(body), 0o600); err != nil {
@@ -189,7 +194,7 @@ func (c *cluster) stop() {
 // goes to out (if not nil) and, on failure, into the error.
 func (c *cluster) console(ctx context.Context, out *bytes.Buffer, args ...string) error {
 	cmd := exec.CommandContext(ctx, c.ferry, args...)
-	cmd.Env = append(os.Environ(), "FERRY_NATS="+c.natsURL)
+	cmd.Env = append(os.Environ(), "FERRY_NATS="+c.natsURL, "FERRY_INSECURE=1")
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -29,6 +29,9 @@ type dataset struct {
 	files int64  // regular files
 	dirs  int64  // folders below dir (dir itself not counted)
 	bytes int64  // content bytes
+	// compress: its fileset says compression = "zstd" (a second fileset
+	// of the same folder, see zstd.go)
+	compress bool
 }
 
 // seed of the PRNG stream named name: the same bytes on every run.

@@ -106,10 +106,12 @@ type bench struct {
 	c     *cluster
 	large dataset
 	small dataset
+	text  dataset // the small tree's text files, for zstd (zstd.go)
 	empty dataset
 
 	times   map[string][]float64 // "large/backup/active" → seconds per round
 	steps   []*ferryStep         // every timed Ferry job
+	stored  map[string][]float64 // fileset of the text tree → volume growth per backup, bytes
 	emptyMS map[string][]float64 // "act/start", "pas/end"… → ms
 	emptyAt map[string]int64     // "start", "end" → volume bytes then
 	peak    map[string]int64     // daemon → max VmHWM over the large backups
@@ -152,7 +154,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	b := &bench{s: s, work: work, times: map[string][]float64{}, emptyMS: map[string][]float64{},
+	b := &bench{s: s, work: work, times: map[string][]float64{}, stored: map[string][]float64{}, emptyMS: map[string][]float64{},
 		emptyAt: map[string]int64{}, peak: map[string]int64{}, started: time.Now(),
 		volumesDir: filepath.Join(work, "volumes"), diskStat: diskStatFile(work)}
 	b.c = &cluster{dir: filepath.Join(work, "etc")}
@@ -194,7 +196,9 @@ func run() error {
 	if err := b.makeDatasets(); err != nil {
 		return err
 	}
-	b.c.datasets = []dataset{b.large, b.small, b.empty}
+	textz := b.text
+	textz.name, textz.compress = textzName, true
+	b.c.datasets = []dataset{b.large, b.small, b.text, textz, b.empty}
 	if err := b.c.writeConfigs(b.volumesDir); err != nil {
 		return err
 	}
@@ -222,6 +226,9 @@ func run() error {
 			if err := b.round(r, d); err != nil {
 				return err
 			}
+		}
+		if err := b.zstdRound(r); err != nil {
+			return err
 		}
 	}
 	if err := b.emptyJobs("end"); err != nil {
@@ -307,6 +314,9 @@ func (b *bench) makeDatasets() error {
 		return err
 	}
 	if b.small, err = makeSmall(filepath.Join(b.work, "data", "small"), n); err != nil {
+		return err
+	}
+	if b.text, err = makeText(b.small, filepath.Join(b.work, "data", "text")); err != nil {
 		return err
 	}
 	b.empty = dataset{name: "empty", dir: filepath.Join(b.work, "data", "empty")}

@@ -198,6 +198,7 @@ func (b *bench) report() report {
 	j["peak_rss_mib_sd"] = round3(mib("sd"))
 	j["peak_rss_mib_fd_passive"] = round3(mib("fd-" + passiveName))
 	j["peak_rss_mib_fd_active"] = round3(mib("fd-" + activeName))
+	b.zstdReport(&t, j)
 	fmt.Fprintf(&t, "headline JSON keys use the active client (passive = false is the default); *_passive keys hold the passive client's; empty_job_ms is at the start. Total bench time %s.\n",
 		time.Since(b.started).Round(time.Second))
 
