@@ -68,6 +68,12 @@ func TestFailureRowsData(t *testing.T) {
 // completed (the keys burnt) it replays job A's handshake once more (d).
 // Every attempt is closed without the acceptance byte and logged with its
 // reason; both real jobs then end ok with their totals.
+//
+// The attempts are made on the plain handshake, so the cluster runs
+// insecure: a test can compute plain proofs, not TLS ones. The same
+// refusals with TLS (wrong key, replay on another connection, another
+// job's key, a wrong peer certificate, an impostor listener) are
+// datapath's TestTLSListener and TestDialImpostor, on real sockets.
 func rowWrongKey(t *testing.T) {
 	work := t.TempDir()
 	srcA := filepath.Join(work, "a")
@@ -76,7 +82,7 @@ func rowWrongKey(t *testing.T) {
 	must(t, os.MkdirAll(srcB, 0o755))
 	writeRandom(t, filepath.Join(srcA, "big.rand"), 64<<20)
 	writeRandom(t, filepath.Join(srcB, "small.rand"), 1<<20)
-	c := harness.NewCluster(t, bin, harness.Options{Clients: []harness.Client{
+	c := harness.NewCluster(t, bin, harness.Options{Insecure: true, Clients: []harness.Client{
 		{Name: "a1", Include: []string{srcA}},
 		{Name: "a2", Include: []string{srcB}},
 	}})
@@ -153,7 +159,7 @@ func rowWrongKey(t *testing.T) {
 		{"(a)", a, idA, "session key proof does not match"},
 		{"(b)", b, idA, "session key proof does not match"},
 		{"(c)", cc, idB, "session key proof does not match"},
-		{"(d)", d, idA, "no session expected for this job"},
+		{"(d)", d, idA, "session key already used (replay)"},
 	}
 	for _, r := range refusals {
 		waitUntil(t, "the sd logged refusal "+r.what, func() bool {
@@ -222,7 +228,7 @@ func rowGarbage(t *testing.T) {
 	}
 	t.Logf("garbage closed after %s", time.Since(gStart).Round(time.Millisecond))
 	waitUntil(t, "the sd logged the garbage", func() bool {
-		return frRefusalLogged(c.SD.LogText(), g.LocalAddr().String(), 0, "not a Ferry data connection")
+		return frRefusalLogged(c.SD.LogText(), g.LocalAddr().String(), 0, "not a TLS connection")
 	})
 
 	mustRun(t, c, "backup-c1") // while the silent connection waits for its hello

@@ -185,10 +185,10 @@ func (s *Server) LeafLinks() int { return s.s.NumLeafNodes() }
 // Audit returns what the server refused since it started.
 func (s *Server) Audit() AuditCounts { return s.audit.Counts() }
 
-// Kick closes every client connection of user (a Grant's User): a revoked
-// key loses its live links at once. It returns how many were closed.
-func (s *Server) Kick(user string) int {
-	cz, err := s.s.Connz(&server.ConnzOptions{User: user, Limit: 1 << 16})
+// Kick closes every client connection signed in with key: a revoked key
+// loses its live links at once. It returns how many were closed.
+func (s *Server) Kick(key string) int {
+	cz, err := s.s.Connz(&server.ConnzOptions{User: key, Limit: 1 << 16})
 	if err != nil {
 		return 0
 	}

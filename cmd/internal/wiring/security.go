@@ -175,10 +175,10 @@ func cutOnChange(ring *keyring.Ring, srv func() *embedded.Server, passive map[st
 			if e.Role == schemas.RoleFD && passive[e.Name] {
 				n = s.KickLeaf(natsconf.PassiveAccount(e.Name))
 			} else {
-				n = s.Kick(userOf(e.Role, e.Name))
+				n = s.Kick(e.Key)
 			}
 		case keyring.Accepted:
-			n = s.Kick(userOf(schemas.RolePending, e.Key))
+			n = s.Kick(e.Key) // it signs in again, with its role's rights
 		}
 		if n > 0 {
 			log.Info("live bus links cut after an identity decision", "role", e.Role, "name", e.Name, "state", e.State, "links", n)
