@@ -3,12 +3,12 @@ package schemas
 // Every subject on the bus, in one block. '*' marks a parameter token.
 // Pub and Sub name the roles that may publish and subscribe.
 var (
-	dir     = []Role{RoleDirector}
-	sd      = []Role{RoleSD}
-	fd      = []Role{RoleFD}
-	agents  = []Role{RoleSD, RoleFD}
-	console = []Role{RoleConsole}
-	anyone  = []Role{RoleDirector, RoleConsole, RoleAny}
+	dir       = []Role{RoleDirector}
+	sd        = []Role{RoleSD}
+	fd        = []Role{RoleFD}
+	agents    = []Role{RoleSD, RoleFD}
+	console   = []Role{RoleConsole}
+	anyone    = []Role{RoleDirector, RoleConsole, RoleAny}
 	enrollers = []Role{RolePending, RoleSD, RoleFD, RoleConsole}
 
 	// Director to file daemon.
