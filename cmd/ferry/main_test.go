@@ -25,7 +25,8 @@ func TestExitCodes(t *testing.T) {
 		{"config ok", []string{"config", "check", good}, exitOK},
 		{"config problems", []string{"config", "check", bad}, exitConfig},
 		{"unknown flag", []string{"jobs", "--nope"}, exitUsage},
-		{"bus unreachable", []string{"--nats", "nats://127.0.0.1:1", "jobs"}, exitNoBus},
+		{"bus unreachable", []string{"--insecure", "--nats", "nats://127.0.0.1:1", "jobs"}, exitNoBus},
+		{"console without a key", []string{"--identity", "", "--nats", "nats://127.0.0.1:1", "jobs"}, exitUsage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferrybackup/ferry/agents/identity"
 )
 
 const natsTestSecret = "s3cret@pw/x"
@@ -16,7 +18,7 @@ func natsDirector(t *testing.T, secretMode os.FileMode) string {
 	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
-	b.WriteString("director \"dir1\" {\n  nats_url = \"nats://127.0.0.1:4222\"\n  data_dir = \"" + filepath.Join(dir, "data") + "\"\n}\n")
+	b.WriteString("director \"dir1\" {\n  nats_url = \"nats://127.0.0.1:4222\"\n  data_dir = \"" + filepath.Join(dir, "data") + "\"\n  insecure = true\n}\n")
 	for _, c := range []string{"p1", "p2"} {
 		secret := filepath.Join(dir, c+".secret")
 		if err := os.WriteFile(secret, []byte(natsTestSecret+"\n"), 0o600); err != nil {
@@ -173,5 +175,53 @@ func TestNATSConfigErrorsHideSecret(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("error holds the password: %v", err)
+	}
+}
+
+// TestNATSConfigSecure: unless the director runs insecure, the generated
+// server requires TLS (certificate, CA for routes and passive clients) and
+// admits only the identities the director knows, each with its role's
+// permissions; without a certificate the command refuses.
+func TestNATSConfigSecure(t *testing.T) {
+	dir := t.TempDir()
+	dirID, err := identity.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := filepath.Join(dir, "director.nkey")
+	if err := dirID.Save(seed, false); err != nil {
+		t.Fatal(err)
+	}
+	sdID, _ := identity.New()
+	fdID, _ := identity.New()
+	secret := filepath.Join(dir, "p1.secret")
+	if err := os.WriteFile(secret, []byte(natsTestSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hcl := "director \"dir1\" {\n  nats_url = \"nats://127.0.0.1:4222\"\n  data_dir = \"" + filepath.Join(dir, "data") + "\"\n  identity_file = \"" + seed + "\"\n}\n" +
+		"storage \"site1\" {\n  address = \"127.0.0.1\"\n  key = \"" + sdID.PublicKey() + "\"\n}\n" +
+		"client \"a1\" {\n  address = \"127.0.0.1\"\n  key = \"" + fdID.PublicKey() + "\"\n}\n" +
+		"client \"p1\" {\n  address = \"10.0.0.7\"\n  passive = true\n  leaf_password_file = \"" + secret + "\"\n}\n"
+	director := filepath.Join(dir, "director.hcl")
+	if err := os.WriteFile(director, []byte(hcl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := natsConfig(t, "nats", "config", "--director", director); err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+		t.Fatalf("no certificate: %v, want a refusal naming --tls-cert", err)
+	}
+	out, err := natsConfig(t, "nats", "config", "--director", director, "--tls-cert", "/etc/nats/n.crt", "--tls-key", "/etc/nats/n.key", "--ca", "/etc/nats/ca.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"tls {\n  cert_file: \"/etc/nats/n.crt\"", dirID.PublicKey(), sdID.PublicKey(), fdID.PublicKey(),
+		`"ferry.fd.a1.prepare"`, `"ferry.sd.site1.open"`, `tls: { ca_file: "/etc/nats/ca.crt" }`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("generated configuration lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "no_auth_user") {
+		t.Errorf("a secure configuration admits connections without a key:\n%s", out)
 	}
 }
