@@ -253,8 +253,9 @@ func waitLink(t *testing.T, c *harness.Cluster, client, state string) string {
 func TestKeyStates(t *testing.T) {
 	work := t.TempDir()
 	src := harness.SimpleTree(t, work)
-	c := harness.NewCluster(t, bin, harness.Options{NoStart: []string{"web1", "db1"}, Unlisted: []string{"web1"},
-		Clients: []harness.Client{{Name: "web1", Include: []string{src}}, {Name: "db1", Passive: true, Include: []string{src}}}})
+	c := harness.NewCluster(t, bin, harness.Options{NoStart: []string{"web1", "db1", "db2"}, Unlisted: []string{"web1", "db2"},
+		Clients: []harness.Client{{Name: "web1", Include: []string{src}}, {Name: "db1", Passive: true, Include: []string{src}},
+			{Name: "db2", Passive: true, Include: []string{src}}}})
 
 	t.Run("plain client", func(t *testing.T) {
 		if nc, err := nats.Connect(strings.Replace(c.NATSURL, "tls://", "nats://", 1), nats.MaxReconnects(0)); err == nil {
@@ -350,6 +351,21 @@ func TestKeyStates(t *testing.T) {
 		}
 	})
 
+	t.Run("passive client refuses a hub without its password", func(t *testing.T) {
+		f := c.FDs["db1"]
+		// The real key, so the hub's pinning passes; but the client expects
+		// another password than the one the hub presents.
+		leaf := startLeaf(t, "db1", f.LeafListen, "not-the-password-the-hub-has", c.Keys.ID("db1"))
+		waitLink(t, c, "db1", "down")
+		time.Sleep(3 * time.Second) // several re-dials
+		reason := waitLink(t, c, "db1", "down")
+		if leaf.LeafLinks() != 0 {
+			t.Fatal("the passive client's server linked to a hub with the wrong password")
+		}
+		t.Logf("link error shown: %s", reason)
+		leaf.Shutdown()
+	})
+
 	t.Run("impostor at a passive client's address", func(t *testing.T) {
 		f := c.FDs["db1"]
 		pw, err := os.ReadFile(f.Secret)
@@ -372,6 +388,41 @@ func TestKeyStates(t *testing.T) {
 		c.StartFD("db1")
 		waitLink(t, c, "db1", "up")
 		mustOK(t, c.Ferry("run", "backup-db1", "--wait"), "backup of the real db1")
+	})
+
+	t.Run("passive key taken on the first dial", func(t *testing.T) {
+		// db2's key is not in the configuration: the hub records it when it
+		// first dials, and links only once an operator accepted it.
+		c.StartFD("db2")
+		waitLink(t, c, "db2", "down")
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r := c.Ferry("agents", "list", "--state", "pending")
+			if strings.Contains(r.Stdout, c.Keys.Public("db2")) && strings.Contains(r.Stdout, "hub dial") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("db2's key was not taken as pending on the hub's dial:\n%s", r.Stdout)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if r := c.Ferry("run", "backup-db2", "--wait"); r.Code == 0 {
+			t.Fatalf("a backup of a passive client with a pending key succeeded")
+		}
+		mustOK(t, c.Ferry("agents", "accept", "db2"), "agents accept db2")
+		waitLink(t, c, "db2", "up")
+		c.WaitOnline("db2")
+		mustOK(t, c.Ferry("run", "backup-db2", "--wait"), "backup of db2 once accepted")
+	})
+
+	t.Run("passive revoked", func(t *testing.T) {
+		mustOK(t, c.Ferry("agents", "revoke", "db2"), "agents revoke db2")
+		waitLink(t, c, "db2", "down")
+		time.Sleep(2 * time.Second) // re-dials are refused
+		waitLink(t, c, "db2", "down")
+		if r := c.Ferry("run", "backup-db2", "--wait"); r.Code == 0 {
+			t.Fatalf("a backup of a revoked passive client succeeded")
+		}
 	})
 
 	r := c.Ferry("status")

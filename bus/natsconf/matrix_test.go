@@ -243,9 +243,52 @@ func (p *probe) refused(s string) bool {
 // subject (filled for every agent) and every role, tries to subscribe and
 // to publish: exactly what the rule allows works, and every allowed
 // subscriber receives exactly what the allowed publishers sent.
+//
+// It runs on both kinds of server Ferry uses: one started from the
+// generated configuration (an external server's), and the director's
+// embedded hub, which authenticates every connection itself and grants it
+// the same PermissionsFor.
 func TestPermissionMatrix(t *testing.T) {
-	ms := roster(t)
-	srv := startSecured(t, ms, nil)
+	t.Run("generated configuration", func(t *testing.T) {
+		ms := roster(t)
+		permissionMatrix(t, ms, startSecured(t, ms, nil))
+	})
+	t.Run("embedded hub", func(t *testing.T) {
+		ms := roster(t)
+		permissionMatrix(t, ms, startAuthorized(t, ms))
+	})
+}
+
+// startAuthorized starts a hub that authenticates by nkey and grants each
+// member of ms its role's permissions, as the director's hub does.
+func startAuthorized(t *testing.T, ms []*member) *embedded.Server {
+	t.Helper()
+	conf, err := natsconf.Config(natsconf.Server{Name: "hub", Listen: "127.0.0.1:0", StoreDir: t.TempDir(), CustomAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorize := func(key, _ string) (embedded.Grant, error) {
+		for _, m := range ms {
+			if m.id.PublicKey() == key {
+				p, err := natsconf.PermissionsFor(m.role, m.name, key)
+				if err != nil {
+					return embedded.Grant{}, err
+				}
+				return embedded.Grant{User: m.String(), Account: natsconf.FerryAccount, Publish: p.Publish, Subscribe: p.Subscribe, Responses: p.Responses}, nil
+			}
+		}
+		return embedded.Grant{}, embedded.ErrUnknownKey
+	}
+	srv, err := embedded.Start(embedded.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), JetStream: true, Name: "hub", ConfText: conf,
+		Authorize: authorize}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func permissionMatrix(t *testing.T, ms []*member, srv *embedded.Server) {
 
 	var probes []*probe
 	for _, m := range ms {
