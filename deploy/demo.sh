@@ -5,6 +5,13 @@
 # restores both, compares the restored trees with the originals (content,
 # mode, size, mtime to the nanosecond, symlink targets) and prints one line
 # per job with who dialed whom.
+#
+# Every link runs TLS and every daemon and the console sign in with their own
+# keys, as in production: the demo makes a CA, the hub's certificate for
+# 127.0.0.1 and one key per agent with `ferry ca new`, `ferry cert new` and
+# `ferry key new`. The director's file names the keys of the director,
+# site1, db1 and the console; web1's key is left out, so web1 enrols: it
+# waits as pending until `ferry agents accept web1`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +32,7 @@ trap cleanup EXIT
 echo "== building ferry"
 go build -o "$work/bin/ferry" ./cmd/ferry
 ferry="$work/bin/ferry"
-export FERRY_NATS="nats://127.0.0.1:$NATS_PORT"
+export FERRY_NATS="tls://127.0.0.1:$NATS_PORT"
 
 echo "== sample trees in $work"
 for c in db1 web1; do
@@ -41,14 +48,35 @@ done
 mkdir -m 700 "$work/secrets"
 (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/secrets/db1-leaf.secret")
 
+echo "== keys and certificates in $work/secrets and $work/tls"
+mkdir -p "$work/tls"
+"$ferry" ca new --out "$work/ca" --name demo >/dev/null
+"$ferry" cert new --ca "$work/ca" --name hub --host 127.0.0.1 --out "$work/tls/hub" >/dev/null
+cp "$work/ca/ca.crt" "$work/tls/ca.crt" # agents get the CA's certificate, never its key
+declare -A key
+for n in director site1 db1 web1 console; do
+	key[$n]=$("$ferry" key new --out "$work/secrets/$n.nkey")
+	echo "$n: ${key[$n]}"
+done
+# The console: its own key, and the CA that signed the hub's certificate.
+export FERRY_IDENTITY="$work/secrets/console.nkey" FERRY_CA="$work/tls/ca.crt" FERRY_CONSOLE_NAME=demo
+
 cat >"$work/director.hcl" <<HCL
 director "demo" {
-  nats_listen = "127.0.0.1:$NATS_PORT"
-  data_dir    = "$work/director"
+  nats_listen   = "127.0.0.1:$NATS_PORT"
+  data_dir      = "$work/director"
+  identity_file = "$work/secrets/director.nkey"
+  tls_cert_file = "$work/tls/hub.crt"
+  tls_key_file  = "$work/tls/hub.key"
+  ca_file       = "$work/tls/ca.crt"
+}
+console "demo" {
+  key = "${key[console]}"
 }
 storage "site1" {
   address   = "127.0.0.1"
   data_port = $SD_PORT
+  key       = "${key[site1]}"
 }
 client "db1" {
   address            = "127.0.0.1"
@@ -56,9 +84,11 @@ client "db1" {
   passive            = true # db1 dials nothing: the NATS side dials its leaf port, the sd its data port
   leaf_port          = $LEAF_PORT
   leaf_password_file = "$work/secrets/db1-leaf.secret"
+  key                = "${key[db1]}" # the hub pins it on db1's leafnode listener
 }
 client "web1" {
   address = "127.0.0.1"
+  # no key: web1 enrols and waits as pending until an operator accepts it
 }
 fileset "db1" { include = ["$work/src/db1"] }
 fileset "web1" { include = ["$work/src/web1"] }
@@ -77,7 +107,9 @@ cat >"$work/sd.hcl" <<HCL
 storage_daemon "site1" {
   nats_url    = "$FERRY_NATS"
   data_listen = "127.0.0.1:$SD_PORT"
-  volume_dir  = "$work/volumes"
+  volume_dir    = "$work/volumes"
+  identity_file = "$work/secrets/site1.nkey"
+  ca_file       = "$work/tls/ca.crt"
 }
 HCL
 cat >"$work/fd-db1.hcl" <<HCL
@@ -86,26 +118,39 @@ file_daemon "db1" {
   passive            = true
   leaf_listen        = "127.0.0.1:$LEAF_PORT"
   leaf_password_file = "$work/secrets/db1-leaf.secret"
+  identity_file      = "$work/secrets/db1.nkey" # its certificate on the leafnode listener; no ca_file: it dials nothing
 }
 HCL
 cat >"$work/fd-web1.hcl" <<HCL
 file_daemon "web1" {
   nats_url    = "$FERRY_NATS"
-  data_listen = "127.0.0.1:0" # an active client dials the sd; it listens only for a director that calls it passive
+  data_listen   = "127.0.0.1:0" # an active client dials the sd; it listens only for a director that calls it passive
+  identity_file = "$work/secrets/web1.nkey"
+  ca_file       = "$work/tls/ca.crt"
 }
 HCL
 "$ferry" config check "$work/director.hcl" "$work/sd.hcl" "$work/fd-db1.hcl" "$work/fd-web1.hcl"
 
-echo "== starting director, sd and two fds (logs in $work/*.log)"
+echo "== starting director, sd and db1 (logs in $work/*.log)"
 "$ferry" director --config "$work/director.hcl" 2>"$work/director.log" & pids+=($!)
 for i in $(seq 100); do "$ferry" status >/dev/null 2>&1 && break; sleep 0.1; done
 "$ferry" sd --config "$work/sd.hcl" 2>"$work/sd.log" & pids+=($!)
 "$ferry" fd --config "$work/fd-db1.hcl" 2>"$work/fd-db1.log" & pids+=($!)
+online() { "$ferry" status 2>/dev/null | grep -c ' online ' || true; }
+for i in $(seq 100); do [ "$(online)" = 2 ] && break; sleep 0.2; done
+
+echo "== enrolment: web1's key is not in the director's file; starting web1"
 "$ferry" fd --config "$work/fd-web1.hcl" 2>"$work/fd-web1.log" & pids+=($!)
+pending=
 for i in $(seq 100); do
-	[ "$("$ferry" status 2>/dev/null | grep -c ' online ')" = 3 ] && break
+	if "$ferry" agents list --state pending 2>/dev/null | grep -q "${key[web1]}"; then pending=1; break; fi
 	sleep 0.2
 done
+if [ -z "$pending" ]; then echo "web1 never showed up as pending"; "$ferry" agents list || true; exit 1; fi
+"$ferry" agents list --state pending
+"$ferry" agents accept web1
+for i in $(seq 100); do [ "$(online)" = 3 ] && break; sleep 0.2; done
+echo "web1 enrolled: accepted with ferry agents accept web1, now online without a restart"
 "$ferry" status
 
 # listing: path, type, mode, size, mtime (ns), symlink target
@@ -127,4 +172,7 @@ for c in db1 web1; do
 done
 echo "== jobs"
 "$ferry" jobs
+echo "== identities"
+"$ferry" agents list
+"$ferry" status | grep '^Security:'
 exit $fail
