@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/zeebo/blake3"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/ferrybackup/ferry/datapath"
@@ -31,7 +33,22 @@ func (rv *receiver) regular() error {
 }
 
 // data writes a data record of the current file at its next offset.
-func (rv *receiver) data(p []byte) error {
+func (rv *receiver) data(p []byte) error { return rv.content(datapath.KindData, p, len(p)) }
+
+// zdata writes a zdata record's content as data does. It is decoded here,
+// or by the writer that finishes the file; the content of a skipped file
+// is counted, not decoded.
+func (rv *receiver) zdata(p []byte) error {
+	n, err := datapath.ZDataLen(p)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %w", ErrStream, rv.cur.hdr.Path, err)
+	}
+	return rv.content(datapath.KindZData, p, n)
+}
+
+// content takes record p of kind k (data or zdata) carrying n bytes of the
+// current file's content, at its next offset.
+func (rv *receiver) content(k datapath.Kind, p []byte, n int) error {
 	c := &rv.cur
 	if !c.active || c.hdr.Type != datapath.TypeRegular {
 		return fmt.Errorf("%w: data record outside a regular file", ErrStream)
@@ -39,60 +56,87 @@ func (rv *receiver) data(p []byte) error {
 	if c.linkTo != nil {
 		return fmt.Errorf("%w: data record for %q, a later name of a hardlink group", ErrStream, c.hdr.Path)
 	}
-	rv.seen.Bytes += int64(len(p))
+	rv.seen.Bytes += int64(n)
 	if c.fd < 0 {
 		return nil
 	}
 	if err := rv.cancelled(); err != nil {
 		return err
 	}
-	if int64(len(p)) > c.hdr.Size-c.pos {
+	if int64(n) > c.hdr.Size-c.pos {
 		return fmt.Errorf("%w: %q: data beyond its size %d", ErrStream, c.hdr.Path, c.hdr.Size)
 	}
-	if c.deferred { // content from offset 0 without a hole: c.pos == len(c.buf)
-		c.buf = append(c.buf, p...)
+	if c.deferred && len(c.buf)+datapath.PrefixLen+len(p) > deferMax+datapath.PrefixLen+64 {
+		if err := rv.undefer(); err != nil { // records larger than their content: write them here
+			return err
+		}
+	}
+	if c.deferred { // records from offset 0 without a hole, for the writer
+		c.buf = append(datapath.AppendPrefix(c.buf, k, len(p)), p...)
 	} else {
+		if k == datapath.KindZData {
+			out, err := rv.decode(p)
+			if err != nil {
+				return err
+			}
+			p = out
+		}
 		rv.hasher.Write(p)
 		if err := pwriteAll(c.fd, p, c.pos); err != nil {
 			return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
 		}
 	}
-	c.pos += int64(len(p))
+	rv.flush.wrote(n)
+	c.pos += int64(n)
 	c.end = c.pos
-	c.wrote += int64(len(p))
-	rv.totals.Bytes += int64(len(p))
+	c.wrote += int64(n)
+	rv.totals.Bytes += int64(n)
 	rv.tick(c.hdr.Path)
 	return nil
 }
 
-// zdata decodes a zdata record and writes its content as data does. The
-// content of a skipped file is counted, not decoded.
-func (rv *receiver) zdata(p []byte) error {
-	c := &rv.cur
-	if c.active && c.hdr.Type == datapath.TypeRegular && c.linkTo == nil && c.fd < 0 {
-		n, err := datapath.ZDataLen(p)
-		if err != nil {
-			return fmt.Errorf("%w: %q: %w", ErrStream, c.hdr.Path, err)
-		}
-		rv.seen.Bytes += int64(n)
-		return nil
-	}
-	if !c.active || c.hdr.Type != datapath.TypeRegular || c.linkTo != nil {
-		return rv.data(nil) // the same refusals as for a data record
-	}
-	if rv.dec == nil {
-		dec, err := datapath.NewDecompressor()
-		if err != nil {
-			return err
-		}
-		rv.dec = dec
-	}
-	out, err := rv.dec.Decode(rv.zbuf, p)
+// decode decodes zdata payload p of the current file into rv.zbuf.
+func (rv *receiver) decode(p []byte) ([]byte, error) {
+	out, err := decodeZData(&rv.dec, rv.zbuf, p)
 	if err != nil {
-		return fmt.Errorf("%w: %q: %w", ErrStream, c.hdr.Path, err)
+		return nil, fmt.Errorf("%w: %q: %w", ErrStream, rv.cur.hdr.Path, err)
 	}
 	rv.zbuf = out[:0]
-	return rv.data(out)
+	return out, nil
+}
+
+// decodeZData decodes zdata payload p into dst, making *dec at first use.
+func decodeZData(dec **datapath.Decompressor, dst, p []byte) ([]byte, error) {
+	if *dec == nil {
+		d, err := datapath.NewDecompressor()
+		if err != nil {
+			return nil, err
+		}
+		*dec = d
+	}
+	return (*dec).Decode(dst, p)
+}
+
+// writeRecords writes data and zdata records recs, the content of fd from
+// offset 0, hashing the content with h; it returns the bytes written.
+func writeRecords(fd int, recs []byte, h *blake3.Hasher, dec **datapath.Decompressor, zbuf *[]byte) (int64, error) {
+	var off int64
+	err := datapath.SplitRecords(recs, func(k datapath.Kind, p, _ []byte) error {
+		if k == datapath.KindZData {
+			out, err := decodeZData(dec, *zbuf, p)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrStream, err)
+			}
+			*zbuf, p = out[:0], out
+		}
+		h.Write(p)
+		if err := pwriteAll(fd, p, off); err != nil {
+			return err
+		}
+		off += int64(len(p))
+		return nil
+	})
+	return off, err
 }
 
 // hole skips a hole of the current file.

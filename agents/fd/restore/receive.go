@@ -73,6 +73,7 @@ func Receive(ctx context.Context, r *datapath.Reader, target string, opt Options
 	}
 	rv := newReceiver(ctx, r, root, opt, warn, progress)
 	rv.pool = newWriterPool(root, rv.chown)
+	rv.flush.root = root
 	defer rv.close()
 	end, err := rv.run()
 	t := rv.totals
@@ -111,6 +112,7 @@ type receiver struct {
 	cur       entry
 	hasher    *blake3.Hasher
 	pool      *writerPool            // finishes small files (writers.go)
+	flush     flusher                // early writeback (flush.go)
 	dec       *datapath.Decompressor // made at the first zdata record
 	zbuf      []byte                 // decoded zdata, reused
 	sum       [32]byte
@@ -207,7 +209,11 @@ func (rv *receiver) end(p []byte) (datapath.StreamEnd, error) {
 			ErrStream, rv.seen.Files, rv.seen.Bytes, e.Files, e.Bytes)
 	}
 	rv.report(nil)
-	if err := unix.Syncfs(rv.root); err != nil {
+	err = unix.Syncfs(rv.root)
+	if ferr := rv.flush.wait(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return e, fmt.Errorf("restore: syncfs: %w", err)
 	}
 	return e, nil
@@ -219,6 +225,7 @@ func (rv *receiver) close() {
 	if rv.pool != nil {
 		_ = rv.pool.wait()
 	}
+	_ = rv.flush.wait() // before the root it uses is closed
 	for _, d := range rv.dirs {
 		unix.Close(d.fd)
 	}

@@ -19,7 +19,7 @@ import (
 // has no hole and is at most deferMax bytes. Its content is gathered from
 // the stream; at its trailer the writer gets the open file, its parent's
 // descriptor and the content, and writes, verifies the sum, applies owner,
-// mode and times, and closes. Every decision that depends on order
+// mode and times, and closes (decoding zdata records on the way). Every decision that depends on order
 // (creating the name, the replace policy, hardlinks, directories and
 // their attributes, which file operations on an open file never touch) is
 // still taken by the receiver in stream order; Receive waits for the
@@ -34,7 +34,7 @@ type fileJob struct {
 	fd, dir int // the file; its parent, closed afterwards unless the target
 	name    string
 	hdr     datapath.FileHeader
-	data    []byte // content from offset 0
+	data    []byte // its data and zdata records, from offset 0
 	algo    uint8
 	sum     []byte
 }
@@ -125,12 +125,16 @@ func (p *writerPool) fail(err error) {
 
 func (p *writerPool) run() {
 	defer p.wg.Done()
-	h := blake3.New()
-	var sum [32]byte
+	w := &writer{h: blake3.New()}
+	defer func() {
+		if w.dec != nil {
+			w.dec.Close()
+		}
+	}()
 	for j := range p.jobs {
 		if p.failed.Load() {
 			p.drop(j) // the restore fails: leave no half-finished file
-		} else if err := p.finish(j, h, sum[:0]); err != nil {
+		} else if err := p.finish(j, w); err != nil {
 			p.fail(err)
 			unix.Unlinkat(j.dir, j.name, 0)
 		}
@@ -150,16 +154,28 @@ func (p *writerPool) drop(j *fileJob) {
 	unix.Unlinkat(j.dir, j.name, 0)
 }
 
+// writer is one writer's reused state.
+type writer struct {
+	h    *blake3.Hasher
+	sum  [32]byte
+	dec  *datapath.Decompressor // at its first zdata record
+	zbuf []byte
+}
+
 // finish writes, verifies and completes one file as finishFile does, and
 // closes it.
-func (p *writerPool) finish(j *fileJob, h *blake3.Hasher, sum []byte) error {
+func (p *writerPool) finish(j *fileJob, w *writer) error {
 	fd := j.fd
 	path := j.hdr.Path
-	h.Reset()
-	h.Write(j.data)
+	w.h.Reset()
+	written, err := writeRecords(fd, j.data, w.h, &w.dec, &w.zbuf)
+	if err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("restore: write %q: %w", path, err)
+	}
 	switch j.algo {
 	case datapath.AlgoBLAKE3:
-		if !bytes.Equal(h.Sum(sum), j.sum) {
+		if !bytes.Equal(w.h.Sum(w.sum[:0]), j.sum) {
 			unix.Close(fd)
 			return fmt.Errorf("%w: %q", ErrChecksum, path)
 		}
@@ -167,11 +183,7 @@ func (p *writerPool) finish(j *fileJob, h *blake3.Hasher, sum []byte) error {
 	default:
 		p.warn(path, fmt.Sprintf("unknown checksum algorithm %d: content not verified", j.algo))
 	}
-	if err := pwriteAll(fd, j.data, 0); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("restore: write %q: %w", path, err)
-	}
-	if int64(len(j.data)) < j.hdr.Size { // a trailing hole, announced or not
+	if written < j.hdr.Size { // a trailing hole, announced or not
 		if err := unix.Ftruncate(fd, j.hdr.Size); err != nil {
 			unix.Close(fd)
 			return fmt.Errorf("restore: truncate %q: %w", path, err)
@@ -216,15 +228,15 @@ func (rv *receiver) deferrable() bool {
 }
 
 // undefer writes what was gathered of the current file and goes on
-// writing it here (a hole came).
+// writing it here (a hole came, or records larger than their content).
 func (rv *receiver) undefer() error {
 	c := &rv.cur
 	c.deferred = false
-	rv.hasher.Write(c.buf)
-	if err := pwriteAll(c.fd, c.buf, 0); err != nil {
+	_, err := writeRecords(c.fd, c.buf, rv.hasher, &rv.dec, &rv.zbuf)
+	c.buf = nil
+	if err != nil {
 		return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
 	}
-	c.buf = nil
 	return nil
 }
 
