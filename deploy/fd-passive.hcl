@@ -20,4 +20,16 @@ file_daemon "db1" {
   # only its owner may read it (chmod 600). No nats_url: a passive file
   # daemon must not have one.
   leaf_password_file = "/etc/ferry/secrets/db1-leaf.secret"
+
+  # Security: db1's key. Its certificate is what the leafnode listener and the
+  # data socket present; the director's NATS side pins its public key (client
+  # "db1" { key = ... } in the director's file, or the key it finds on first
+  # contact, once `ferry agents accept db1`). db1 dials nothing, so it needs no
+  # ca_file.
+  #   ferry key new --out /etc/ferry/secrets/db1.nkey   # mode 0600, owned by root
+  identity_file = "/etc/ferry/secrets/db1.nkey"
+
+  # WARNING: plain text and no key on this daemon's links, for a closed lab
+  # only; the director must be insecure too.
+  # insecure = true
 }
