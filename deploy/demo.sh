@@ -150,6 +150,7 @@ if [ -z "$pending" ]; then echo "web1 never showed up as pending"; "$ferry" agen
 "$ferry" agents list --state pending
 "$ferry" agents accept web1
 for i in $(seq 100); do [ "$(online)" = 3 ] && break; sleep 0.2; done
+if [ "$(online)" != 3 ]; then echo "web1 accepted but not online; see $work/fd-web1.log"; "$ferry" status || true; exit 1; fi
 echo "web1 enrolled: accepted with ferry agents accept web1, now online without a restart"
 "$ferry" status
 
