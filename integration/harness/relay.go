@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"sync"
@@ -23,6 +24,24 @@ type Relay struct {
 	heads [][]byte // first bytes each dialer sent (up to 128): its handshake
 	gate  chan struct{}
 	free  [2]int64 // dialer→upstream, upstream→dialer
+
+	marker []byte // Watch: bytes no connection may carry in the clear
+	seen   bool
+}
+
+// Watch makes the relay look for marker in everything it forwards, in
+// both directions and across read boundaries; Seen reports a hit.
+func (r *Relay) Watch(marker string) {
+	r.mu.Lock()
+	r.marker, r.seen = []byte(marker), false
+	r.mu.Unlock()
+}
+
+// Seen reports whether any forwarded bytes held the Watch marker.
+func (r *Relay) Seen() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen
 }
 
 // NewRelay starts a relay to upstream.
@@ -118,10 +137,17 @@ func (r *Relay) serve() {
 }
 
 func (r *Relay) pipe(c net.Conn, upstream string, gate chan struct{}, free [2]int64) {
-	u, err := net.Dial("tcp", upstream)
+	raw, err := net.Dial("tcp", upstream)
 	if err != nil {
 		c.Close()
 		return
+	}
+	var u net.Conn = raw
+	r.mu.Lock()
+	marker := r.marker
+	r.mu.Unlock()
+	if marker != nil {
+		u = &scanConn{Conn: raw, r: r, in: &scanner{marker: marker}, out: &scanner{marker: marker}}
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -233,6 +259,61 @@ func closeWrite(c net.Conn) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
+}
+
+// scanner finds a marker in a byte stream fed in pieces.
+type scanner struct {
+	marker []byte
+	tail   []byte
+}
+
+func (s *scanner) feed(p []byte) bool {
+	buf := append(s.tail, p...)
+	hit := bytes.Contains(buf, s.marker)
+	keep := len(s.marker) - 1
+	if len(buf) > keep {
+		buf = buf[len(buf)-keep:]
+	}
+	s.tail = append(s.tail[:0], buf...)
+	return hit
+}
+
+// scanConn is the upstream side: what it reads went listener→dialer, what
+// is written to it went dialer→listener.
+type scanConn struct {
+	net.Conn
+	r       *Relay
+	in, out *scanner
+	mu      sync.Mutex
+}
+
+func (s *scanConn) note(sc *scanner, p []byte) {
+	s.mu.Lock()
+	hit := sc.feed(p)
+	s.mu.Unlock()
+	if hit {
+		s.r.mu.Lock()
+		s.r.seen = true
+		s.r.mu.Unlock()
+	}
+}
+
+func (s *scanConn) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	s.note(s.in, p[:n])
+	return n, err
+}
+
+func (s *scanConn) Write(p []byte) (int, error) {
+	s.note(s.out, p)
+	return s.Conn.Write(p)
+}
+
+func (s *scanConn) CloseWrite() error {
+	if tc, ok := s.Conn.(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return nil
 }
 
 // headConn records the first bytes read from the dialer.
