@@ -132,7 +132,7 @@ func netPassiveMismatch(t *testing.T) {
 	}})
 	// The fd's own configuration: active, dialing NATS, listening on the
 	// port the director names.
-	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = false\n}\n", "c1", c.NATSURL, c.FDs["c1"].Listen)
+	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = false\n%s}\n", "c1", c.NATSURL, c.FDs["c1"].Listen, c.AgentSecurityHCL("c1"))
 	path := filepath.Join(c.Dir, "fd-c1-active.hcl")
 	must(t, os.WriteFile(path, []byte(cfg), 0o600))
 	harness.StartCmd(t, c.Dir, "fd-c1-active", lab.Command("cli", bin.Ferry, "fd", "--config", path))

@@ -325,8 +325,9 @@ func (c *Cluster) keyHCL(name string) string {
 	return fmt.Sprintf("  key = %q\n", c.Keys.Public(name))
 }
 
-// agentSecurityHCL is an sd's or fd's security attributes.
-func (c *Cluster) agentSecurityHCL(name string) string {
+// AgentSecurityHCL is the security attributes of the configuration of
+// an sd or fd of this cluster: its identity and the CA, or insecure.
+func (c *Cluster) AgentSecurityHCL(name string) string {
 	if c.Keys == nil {
 		return "  insecure = true\n"
 	}
@@ -363,7 +364,7 @@ func (c *Cluster) StartDirector() {
 // StartSD starts (or restarts) the storage daemon.
 func (c *Cluster) StartSD() {
 	cfg := fmt.Sprintf("storage_daemon \"site1\" {\n  nats_url = %q\n  data_listen = %q\n  volume_dir = %q\n%s}\n",
-		c.NATSURL, c.SDListen, c.opt.VolumeDir, c.agentSecurityHCL("site1"))
+		c.NATSURL, c.SDListen, c.opt.VolumeDir, c.AgentSecurityHCL("site1"))
 	c.SD = StartCmd(c.t, c.Dir, "sd-site1", c.command("srv", c.Bin.Ferry, "sd", "--config", c.write("sd.hcl", cfg)))
 	c.SD.WaitLog(c.t, "storage daemon ready")
 }
@@ -375,7 +376,7 @@ func (c *Cluster) StartFD(name string) {
 	if listen == "" {
 		listen = net.JoinHostPort(c.addr(f.Host), "0")
 	}
-	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = false\n%s}\n", name, c.NATSURL, listen, c.agentSecurityHCL(name))
+	cfg := fmt.Sprintf("file_daemon %q {\n  nats_url = %q\n  data_listen = %q\n  passive = false\n%s}\n", name, c.NATSURL, listen, c.AgentSecurityHCL(name))
 	if f.Passive {
 		secret := f.Secret
 		if f.FDSecret != "" {
@@ -388,7 +389,7 @@ func (c *Cluster) StartFD(name string) {
 			leafTLS = fmt.Sprintf("  leaf_cert_file = %q\n  leaf_key_file = %q\n", c.Keys.LeafCert(name), c.Keys.LeafKey(name))
 		}
 		cfg = fmt.Sprintf("file_daemon %q {\n  data_listen = %q\n  passive = true\n  leaf_listen = %q\n  leaf_password_file = %q\n%s%s}\n",
-			name, listen, f.LeafListen, secret, c.agentSecurityHCL(name), leafTLS)
+			name, listen, f.LeafListen, secret, c.AgentSecurityHCL(name), leafTLS)
 	}
 	args := []string{"fd", "--config", c.write("fd-"+name+".hcl", cfg)}
 	bin := c.Bin.Ferry

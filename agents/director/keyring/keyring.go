@@ -161,8 +161,8 @@ type Verdict struct {
 	Pending bool
 }
 
-// Admit decides on a key that connects to the hub from peer: an admitted
-// agent or console in its role; an unknown or waiting key as pending
+// Admit decides on a key that connects to the hub: an admitted agent or
+// console in its role; an unknown or waiting key as pending
 // (only enrolment), when enrolment is on; everything else refused with
 // the reason.
 func (r *Ring) Admit(key string) (Verdict, error) {
@@ -170,9 +170,10 @@ func (r *Ring) Admit(key string) (Verdict, error) {
 	defer r.mu.Unlock()
 	e, ok := r.byKey[key]
 	switch {
-	case ok && e.Admitted() && e.Role == schemas.RoleFD && r.passive[e.Name]:
-		return Verdict{}, fmt.Errorf("%w: the key of passive client %s: the hub dials a passive client, it never connects itself", ErrRefused, e.Name)
 	case ok && e.Admitted():
+		// A passive client's key too: a file daemon configured active
+		// against the director's word gets its own subjects, no more, and
+		// the director can report the mismatch.
 		return Verdict{Entry: *e}, nil
 	case ok && (e.State == Rejected || e.State == Revoked):
 		return Verdict{}, fmt.Errorf("%w: %s %s's key is %s", ErrRefused, e.Role, e.Name, e.State)

@@ -32,8 +32,8 @@ func TestRingLifecycle(t *testing.T) {
 	if v, err := r.Admit(sdKey); err != nil || v.Pending || v.Name != "site1" || v.Role != schemas.RoleSD {
 		t.Fatalf("configured sd: %+v %v", v, err)
 	}
-	if _, err := r.Admit(passiveKey); !errors.Is(err, ErrRefused) {
-		t.Fatalf("a passive client's key must not connect to the hub: %v", err)
+	if v, err := r.Admit(passiveKey); err != nil || v.Name != "db1" || v.Role != schemas.RoleFD {
+		t.Fatalf("a passive client's key connecting itself (its fd configured active): %+v %v, want fd db1's rights", v, err)
 	}
 	if v, err := r.Admit(newKey); err != nil || !v.Pending {
 		t.Fatalf("unknown key: %+v %v (want pending)", v, err)
