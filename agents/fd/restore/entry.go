@@ -23,6 +23,7 @@ type entry struct {
 	inFresh, inClean bool
 	target           existing
 	pos              int64 // next write offset
+	flushed          int64 // offset up to which the file's writeback was started
 	end              int64 // end of the data written
 	wrote            int64 // data bytes written
 

@@ -86,14 +86,24 @@ func (rv *receiver) content(k datapath.Kind, p []byte, n int) error {
 			return fmt.Errorf("restore: write %q: %w", c.hdr.Path, err)
 		}
 	}
-	rv.flush.wrote(n)
 	c.pos += int64(n)
 	c.end = c.pos
+	if !c.deferred && c.pos-c.flushed >= flushEvery {
+		// Start the writeback of what this file has so far: the disk
+		// works while the rest arrives instead of all in the final
+		// syncfs, which still waits for it (and reports its errors).
+		_ = unix.SyncFileRange(c.fd, c.flushed, c.pos-c.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		c.flushed = c.pos
+	}
 	c.wrote += int64(n)
 	rv.totals.Bytes += int64(n)
 	rv.tick(c.hdr.Path)
 	return nil
 }
+
+// flushEvery is how much of a large file is written before its writeback
+// is started.
+const flushEvery = 8 << 20
 
 // decode decodes zdata payload p of the current file into rv.zbuf.
 func (rv *receiver) decode(p []byte) ([]byte, error) {

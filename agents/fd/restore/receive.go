@@ -73,7 +73,6 @@ func Receive(ctx context.Context, r *datapath.Reader, target string, opt Options
 	}
 	rv := newReceiver(ctx, r, root, opt, warn, progress)
 	rv.pool = newWriterPool(root, rv.chown)
-	rv.flush.root = root
 	defer rv.close()
 	end, err := rv.run()
 	t := rv.totals
@@ -112,7 +111,6 @@ type receiver struct {
 	cur       entry
 	hasher    *blake3.Hasher
 	pool      *writerPool            // finishes small files (writers.go)
-	flush     flusher                // early writeback (flush.go)
 	dec       *datapath.Decompressor // made at the first zdata record
 	zbuf      []byte                 // decoded zdata, reused
 	sum       [32]byte
@@ -209,11 +207,7 @@ func (rv *receiver) end(p []byte) (datapath.StreamEnd, error) {
 			ErrStream, rv.seen.Files, rv.seen.Bytes, e.Files, e.Bytes)
 	}
 	rv.report(nil)
-	err = unix.Syncfs(rv.root)
-	if ferr := rv.flush.wait(); err == nil {
-		err = ferr
-	}
-	if err != nil {
+	if err := unix.Syncfs(rv.root); err != nil {
 		return e, fmt.Errorf("restore: syncfs: %w", err)
 	}
 	return e, nil
@@ -225,7 +219,6 @@ func (rv *receiver) close() {
 	if rv.pool != nil {
 		_ = rv.pool.wait()
 	}
-	_ = rv.flush.wait() // before the root it uses is closed
 	for _, d := range rv.dirs {
 		unix.Close(d.fd)
 	}

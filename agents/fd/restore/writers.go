@@ -16,14 +16,14 @@ import (
 // Small files are finished by a pool of writers while the receiver reads
 // on: a file qualifies when it was created under its own name in a fresh,
 // clean directory, has no extended attributes, starts no hardlink group,
-// has no hole and is at most deferMax bytes. Its content is gathered from
+// has no hole and is at most deferMax bytes. Its records are gathered from
 // the stream; at its trailer the writer gets the open file, its parent's
-// descriptor and the content, and writes, verifies the sum, applies owner,
-// mode and times, and closes (decoding zdata records on the way). Every decision that depends on order
-// (creating the name, the replace policy, hardlinks, directories and
-// their attributes, which file operations on an open file never touch) is
-// still taken by the receiver in stream order; Receive waits for the
-// writers before the totals check and the syncfs.
+// descriptor and the records, and writes, verifies the sum, applies owner,
+// mode and times, and closes (decoding zdata records on the way). Every
+// decision that depends on order (creating the name, the replace policy,
+// hardlinks, directories and their attributes, which file operations on an
+// open file never touch) is still taken by the receiver in stream order;
+// Receive waits for the writers before the totals check and the syncfs.
 const (
 	writers  = 4
 	deferMax = 256 << 10
