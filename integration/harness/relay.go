@@ -213,12 +213,14 @@ func (g *tlsGate) fromDialer(dst io.Writer, src *bufio.Reader, extra int64) {
 			return
 		default:
 		}
-		typ, err := copyRecord(dst, src)
-		if err != nil {
+		// Marked before the record goes on: the listener can answer it
+		// only after it arrived.
+		if _, err := copyRecord(dst, src, func(typ byte) {
+			if typ == 0x17 {
+				g.dialerApp.Store(true)
+			}
+		}); err != nil {
 			return
-		}
-		if typ == 0x17 {
-			g.dialerApp.Store(true)
 		}
 	}
 }
@@ -226,11 +228,14 @@ func (g *tlsGate) fromDialer(dst io.Writer, src *bufio.Reader, extra int64) {
 func (g *tlsGate) fromListener(dst io.Writer, src io.Reader) {
 	br := bufio.NewReader(src)
 	for {
-		typ, err := copyRecord(dst, br)
-		if err != nil {
+		// Decided when the record's header is read, before it is passed
+		// on: the dialer's own application data can only follow the
+		// listener's handshake records it has received.
+		proof := false
+		if _, err := copyRecord(dst, br, func(typ byte) { proof = typ == 0x17 && g.dialerApp.Load() }); err != nil {
 			return
 		}
-		if typ == 0x17 && g.dialerApp.Load() {
+		if proof {
 			g.handshakeO.Do(func() { close(g.handshook) })
 			<-g.gate
 			_, _ = io.Copy(dst, br)
@@ -239,12 +244,14 @@ func (g *tlsGate) fromListener(dst io.Writer, src io.Reader) {
 	}
 }
 
-// copyRecord forwards one TLS record and returns its type.
-func copyRecord(dst io.Writer, src *bufio.Reader) (byte, error) {
+// copyRecord forwards one TLS record and returns its type; seen gets the
+// type before anything is forwarded.
+func copyRecord(dst io.Writer, src *bufio.Reader, seen func(typ byte)) (byte, error) {
 	hdr := make([]byte, 5)
 	if _, err := io.ReadFull(src, hdr); err != nil {
 		return 0, err
 	}
+	seen(hdr[0])
 	n := int64(hdr[3])<<8 | int64(hdr[4])
 	if _, err := dst.Write(hdr); err != nil {
 		return 0, err
