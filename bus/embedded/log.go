@@ -40,7 +40,7 @@ func (a *slogAdapter) line(format string, v []any) string {
 		switch {
 		case violationCounted(msg):
 			a.audit.PermissionViolations.Add(1)
-		case strings.Contains(msg, "TLS handshake error"), strings.Contains(msg, "TLS required"):
+		case strings.Contains(msg, "TLS handshake error"):
 			a.audit.RejectedConnections.Add(1)
 		}
 	}
