@@ -152,12 +152,7 @@ func TestImpersonation(t *testing.T) {
 	})
 
 	t.Run("passive", func(t *testing.T) {
-		f := c.FDs["db1"]
-		pw, err := os.ReadFile(f.Secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf := startLeaf(t, "db1", f.LeafListen, strings.TrimSpace(string(pw)), c.Keys.ID("db1"))
+		leaf := startLeaf(t, "db1", c.FDs["db1"].LeafListen, leafPassword(t, c, "db1"), c.Keys.ID("db1"))
 		waitLink(t, c, "db1", "up")
 		nc, err := nats.Connect("", leaf.InProcess())
 		if err != nil {
@@ -217,6 +212,32 @@ func startLeaf(t *testing.T, name, listen, password string, id *identity.Identit
 	}
 	t.Cleanup(leaf.Shutdown)
 	return leaf
+}
+
+// leafPassword is the leafnode password the hub presents to client.
+func leafPassword(t *testing.T, c *harness.Cluster, client string) string {
+	t.Helper()
+	pw, err := os.ReadFile(c.FDs[client].Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(pw))
+}
+
+// noLink runs a passive client's server at client's leafnode address with
+// password and id, and checks that it gets no bus link over several of the
+// hub's re-dials.
+func noLink(t *testing.T, c *harness.Cluster, client, password string, id *identity.Identity, failure string) {
+	t.Helper()
+	leaf := startLeaf(t, client, c.FDs[client].LeafListen, password, id)
+	defer leaf.Shutdown()
+	waitLink(t, c, client, "down")
+	time.Sleep(3 * time.Second) // several re-dials
+	reason := waitLink(t, c, client, "down")
+	if leaf.LeafLinks() != 0 {
+		t.Fatal(failure)
+	}
+	t.Logf("link error shown: %s", reason)
 }
 
 // waitLink waits until the director's status shows client's bus link in
@@ -352,39 +373,17 @@ func TestKeyStates(t *testing.T) {
 	})
 
 	t.Run("passive client refuses a hub without its password", func(t *testing.T) {
-		f := c.FDs["db1"]
 		// The real key, so the hub's pinning passes; but the client expects
 		// another password than the one the hub presents.
-		leaf := startLeaf(t, "db1", f.LeafListen, "not-the-password-the-hub-has", c.Keys.ID("db1"))
-		waitLink(t, c, "db1", "down")
-		time.Sleep(3 * time.Second) // several re-dials
-		reason := waitLink(t, c, "db1", "down")
-		if leaf.LeafLinks() != 0 {
-			t.Fatal("the passive client's server linked to a hub with the wrong password")
-		}
-		t.Logf("link error shown: %s", reason)
-		leaf.Shutdown()
+		noLink(t, c, "db1", "not-the-password-the-hub-has", c.Keys.ID("db1"), "the passive client's server linked to a hub with the wrong password")
 	})
 
 	t.Run("impostor at a passive client's address", func(t *testing.T) {
-		f := c.FDs["db1"]
-		pw, err := os.ReadFile(f.Secret)
-		if err != nil {
-			t.Fatal(err)
-		}
 		impostor, err := identity.New()
 		if err != nil {
 			t.Fatal(err)
 		}
-		leaf := startLeaf(t, "db1", f.LeafListen, strings.TrimSpace(string(pw)), impostor)
-		waitLink(t, c, "db1", "down")
-		time.Sleep(3 * time.Second) // several re-dials
-		reason := waitLink(t, c, "db1", "down")
-		if leaf.LeafLinks() != 0 {
-			t.Fatal("the hub linked to an impostor holding the right password")
-		}
-		t.Logf("link error shown: %s", reason)
-		leaf.Shutdown()
+		noLink(t, c, "db1", leafPassword(t, c, "db1"), impostor, "the hub linked to an impostor holding the right password")
 		c.StartFD("db1")
 		waitLink(t, c, "db1", "up")
 		mustOK(t, c.Ferry("run", "backup-db1", "--wait"), "backup of the real db1")
