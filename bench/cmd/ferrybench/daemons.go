@@ -14,6 +14,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ferrybackup/ferry/agents/identity"
+	"github.com/ferrybackup/ferry/agents/pki"
 )
 
 // Names in the generated configuration.
@@ -24,16 +27,29 @@ const (
 )
 
 // cluster is a director, an sd and two fds as processes on loopback, with
-// configuration files written the way deploy/demo.sh writes them.
+// configuration files written the way deploy/demo.sh writes them. The bench
+// runs two side by side: "tls" (Ferry's default security: keys, a CA and
+// TLS on every link) and "plain" (insecure = true).
 type cluster struct {
-	dir      string
-	ferry    string // binary
-	natsURL  string
-	procs    map[string]*exec.Cmd // director, sd, fd-pas, fd-act
-	order    []string
-	dirLog   string
-	datasets []dataset
+	name       string // clusterTLS or clusterPlain
+	secure     bool   // default security; false: insecure = true
+	dir        string
+	volumes    string // the sd's volume folder
+	ferry      string // binary
+	natsURL    string
+	caFile     string               // secure: the CA certificate the console checks the hub with
+	consoleKey string               // secure: the console's key file
+	procs      map[string]*exec.Cmd // director, sd, fd-pas, fd-act
+	order      []string
+	dirLog     string
+	datasets   []dataset
 }
+
+// The two clusters.
+const (
+	clusterTLS   = "tls"
+	clusterPlain = "plain"
+)
 
 func freePorts(n int) ([]int, error) {
 	var out []int
@@ -56,15 +72,44 @@ func freePorts(n int) ([]int, error) {
 
 func jobName(workload, client string) string { return workload + "-" + client }
 
-// writeConfigs writes director.hcl, sd.hcl and the two fd files; one job
-// per dataset and client.
-func (c *cluster) writeConfigs(volumes string) error {
-	ports, err := freePorts(4)
+// secureKeys makes, in dir, what cmd/ferry/dev.go makes for ferry dev: a CA,
+// the hub's certificate for 127.0.0.1 and one identity per agent and for
+// the console. It returns the public keys by name.
+func (c *cluster) secureKeys(dir string, names ...string) (map[string]string, error) {
+	ca, err := pki.NewCA("ferrybench")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if err := ca.Save(dir, true); err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := ca.Issue("ferrybench-hub", []string{"127.0.0.1", "localhost"}, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := pki.SaveCert(filepath.Join(dir, "hub"), certPEM, keyPEM, true); err != nil {
+		return nil, err
+	}
+	c.caFile = filepath.Join(dir, "ca.crt")
+	pub := map[string]string{}
+	for _, n := range names {
+		id, err := identity.New()
+		if err != nil {
+			return nil, err
+		}
+		if err := id.Save(filepath.Join(dir, n+".nkey"), true); err != nil {
+			return nil, err
+		}
+		pub[n] = id.PublicKey()
+	}
+	c.consoleKey = filepath.Join(dir, "console.nkey")
+	return pub, nil
+}
+
+// writeConfigs writes director.hcl, sd.hcl and the two fd files; one job
+// per dataset and client. ports: NATS, sd data, passive fd data, leaf.
+func (c *cluster) writeConfigs(ports []int) error {
 	natsPort, sdPort, fdPort, leafPort := ports[0], ports[1], ports[2], ports[3]
-	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	secrets := filepath.Join(c.dir, "secrets")
 	if err := os.MkdirAll(secrets, 0o700); err != nil {
 		return err
@@ -73,13 +118,38 @@ func (c *cluster) writeConfigs(volumes string) error {
 	if err := os.WriteFile(secret, []byte("ferrybench-leaf-password-0123456789\n"), 0o600); err != nil {
 		return err
 	}
+	// Per daemon: the security lines of its block.
+	sec := map[string]string{}
+	keyLine := func(string) string { return "" }
+	if c.secure {
+		pub, err := c.secureKeys(secrets, "director", storageName, passiveName, activeName, "console")
+		if err != nil {
+			return fmt.Errorf("%s cluster keys: %w", c.name, err)
+		}
+		c.natsURL = fmt.Sprintf("tls://127.0.0.1:%d", natsPort)
+		id := func(n string) string { return fmt.Sprintf("  identity_file = %q\n", filepath.Join(secrets, n+".nkey")) }
+		ca := fmt.Sprintf("  ca_file       = %q\n", c.caFile)
+		sec["director"] = id("director") + fmt.Sprintf("  tls_cert_file = %q\n  tls_key_file  = %q\n", filepath.Join(secrets, "hub.crt"), filepath.Join(secrets, "hub.key")) + ca
+		sec["sd"] = id(storageName) + ca
+		sec[passiveName] = id(passiveName) // it dials nothing: no ca_file
+		sec[activeName] = id(activeName) + ca
+		keyLine = func(n string) string { return fmt.Sprintf("  key = %q\n", pub[n]) }
+	} else {
+		c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+		// insecure: plain bus and data socket, no keys (see bench/README.md).
+		for _, n := range []string{"director", "sd", passiveName, activeName} {
+			sec[n] = "  insecure = true\n"
+		}
+	}
 	var b strings.Builder
-	// insecure: plain bus and data socket, no keys (see bench/README.md).
-	fmt.Fprintf(&b, "director \"bench\" {\n  nats_listen = \"127.0.0.1:%d\"\n  data_dir    = %q\n  insecure    = true\n}\n", natsPort, filepath.Join(c.dir, "director"))
-	fmt.Fprintf(&b, "storage %q {\n  address   = \"127.0.0.1\"\n  data_port = %d\n}\n", storageName, sdPort)
-	fmt.Fprintf(&b, "client %q {\n  address            = \"127.0.0.1\"\n  data_port          = %d\n  passive            = true\n  leaf_port          = %d\n  leaf_password_file = %q\n}\n",
-		passiveName, fdPort, leafPort, secret)
-	fmt.Fprintf(&b, "client %q {\n  address = \"127.0.0.1\"\n}\n", activeName)
+	fmt.Fprintf(&b, "director \"bench-%s\" {\n  nats_listen = \"127.0.0.1:%d\"\n  data_dir    = %q\n%s}\n", c.name, natsPort, filepath.Join(c.dir, "director"), sec["director"])
+	if c.secure {
+		fmt.Fprintf(&b, "console \"bench\" {\n%s}\n", keyLine("console"))
+	}
+	fmt.Fprintf(&b, "storage %q {\n  address   = \"127.0.0.1\"\n  data_port = %d\n%s}\n", storageName, sdPort, keyLine(storageName))
+	fmt.Fprintf(&b, "client %q {\n  address            = \"127.0.0.1\"\n  data_port          = %d\n  passive            = true\n  leaf_port          = %d\n  leaf_password_file = %q\n%s}\n",
+		passiveName, fdPort, leafPort, secret, keyLine(passiveName))
+	fmt.Fprintf(&b, "client %q {\n  address = \"127.0.0.1\"\n%s}\n", activeName, keyLine(activeName))
 	for _, d := range c.datasets {
 		if d.compress {
 			fmt.Fprintf(&b, "fileset %q {\n  include     = [%q]\n  compression = \"zstd\"\n}\n", d.name, d.dir)
@@ -92,11 +162,11 @@ func (c *cluster) writeConfigs(volumes string) error {
 	}
 	files := map[string]string{
 		"director.hcl": b.String(),
-		"sd.hcl": fmt.Sprintf("storage_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:%d\"\n  volume_dir  = %q\n  insecure    = true\n}\n",
-			storageName, c.natsURL, sdPort, volumes),
-		"fd-" + passiveName + ".hcl": fmt.Sprintf("file_daemon %q {\n  data_listen        = \"127.0.0.1:%d\"\n  passive            = true\n  leaf_listen        = \"127.0.0.1:%d\"\n  leaf_password_file = %q\n  insecure           = true\n}\n",
-			passiveName, fdPort, leafPort, secret),
-		"fd-" + activeName + ".hcl": fmt.Sprintf("file_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:0\"\n  insecure    = true\n}\n", activeName, c.natsURL),
+		"sd.hcl": fmt.Sprintf("storage_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:%d\"\n  volume_dir  = %q\n%s}\n",
+			storageName, c.natsURL, sdPort, c.volumes, sec["sd"]),
+		"fd-" + passiveName + ".hcl": fmt.Sprintf("file_daemon %q {\n  data_listen        = \"127.0.0.1:%d\"\n  passive            = true\n  leaf_listen        = \"127.0.0.1:%d\"\n  leaf_password_file = %q\n%s}\n",
+			passiveName, fdPort, leafPort, secret, sec[passiveName]),
+		"fd-" + activeName + ".hcl": fmt.Sprintf("file_daemon %q {\n  nats_url    = %q\n  data_listen = \"127.0.0.1:0\"\n%s}\n", activeName, c.natsURL, sec[activeName]),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(c.dir, name), []byte(body), 0o600); err != nil {
@@ -194,7 +264,12 @@ func (c *cluster) stop() {
 // goes to out (if not nil) and, on failure, into the error.
 func (c *cluster) console(ctx context.Context, out *bytes.Buffer, args ...string) error {
 	cmd := exec.CommandContext(ctx, c.ferry, args...)
-	cmd.Env = append(os.Environ(), "FERRY_NATS="+c.natsURL, "FERRY_INSECURE=1")
+	cmd.Env = append(os.Environ(), "FERRY_NATS="+c.natsURL)
+	if c.secure {
+		cmd.Env = append(cmd.Env, "FERRY_IDENTITY="+c.consoleKey, "FERRY_CA="+c.caFile, "FERRY_CONSOLE_NAME=bench", "FERRY_INSECURE=")
+	} else {
+		cmd.Env = append(cmd.Env, "FERRY_INSECURE=1")
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -294,4 +369,38 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("pid %d: no VmHWM", pid)
+}
+
+var (
+	dataTLSRE   = regexp.MustCompile(`msg="data socket up" .*\btls=("[^"]*"|\S+) cipher=("[^"]*"|\S+)`)
+	dataPlainRE = regexp.MustCompile(`msg="data socket up without TLS`)
+)
+
+// dataSocketTLS reads the sd's log for the TLS version and cipher suite of
+// its data sockets (agents/sd/session.go logs the connection state of each:
+// "data socket up ... tls=<version> cipher=<suite>"). It returns the
+// distinct "version suite" pairs seen, the count of sockets with TLS and
+// without.
+func (c *cluster) dataSocketTLS() (seen []string, withTLS, plain int, err error) {
+	f, err := os.Open(filepath.Join(c.dir, "sd.log"))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer f.Close()
+	have := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := dataTLSRE.FindStringSubmatch(sc.Text()); m != nil {
+			withTLS++
+			s := strings.Trim(m[1], `"`) + " " + strings.Trim(m[2], `"`)
+			if !have[s] {
+				have[s] = true
+				seen = append(seen, s)
+			}
+		} else if dataPlainRE.MatchString(sc.Text()) {
+			plain++
+		}
+	}
+	return seen, withTLS, plain, sc.Err()
 }

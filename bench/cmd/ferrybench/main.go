@@ -2,9 +2,11 @@
 // baseline on the same machine and disk, and prints one table.
 //
 // It builds the ferry binary once, generates deterministic datasets, starts
-// a real director (embedded NATS), sd and two fds (one passive, with its
-// leafnode link, one active), then runs interleaved rounds of baseline and
-// Ferry backups and restores. See bench/README.md.
+// two clusters side by side, each a real director (embedded NATS), sd and
+// two fds (one passive, with its leafnode link, one active): "tls" with
+// Ferry's default security (keys, a CA, TLS on every link) and "plain"
+// (insecure = true). Then it runs interleaved rounds of baseline and Ferry
+// backups and restores on both. See bench/README.md.
 //
 // Environment: BENCH_SCALE (default 1), BENCH_ROUNDS (3), BENCH_OUT (JSON
 // file of the medians), BENCH_DIR (parent of the work folder, default the
@@ -21,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,22 +79,39 @@ func envSettings() (settings, error) {
 }
 
 // Paths of one workload.
+// pathPassive and pathActive run on the tls cluster (the default
+// security), the *Plain ones on the plain cluster.
 const (
-	pathBase    = "base"
-	pathPassive = "passive"
-	pathActive  = "active"
+	pathBase         = "base"
+	pathPassive      = "passive"
+	pathActive       = "active"
+	pathPassivePlain = "passive-plain"
+	pathActivePlain  = "active-plain"
 )
 
+var ferryPaths = []string{pathPassive, pathActive, pathPassivePlain, pathActivePlain}
+
 func clientOf(path string) string {
-	if path == pathPassive {
+	if path == pathPassive || path == pathPassivePlain {
 		return passiveName
 	}
 	return activeName
 }
 
+// clusterOf is the cluster a Ferry path runs on.
+func (b *bench) clusterOf(path string) *cluster {
+	if path == pathPassivePlain || path == pathActivePlain {
+		return b.plain
+	}
+	return b.tls
+}
+
+func (b *bench) clusters() []*cluster { return []*cluster{b.tls, b.plain} }
+
 // ferryStep is one timed Ferry job.
 type ferryStep struct {
 	workload, op, path string
+	cluster            string
 	round              int
 	id                 int64
 	start              time.Time // just before the console command
@@ -103,7 +123,8 @@ type ferryStep struct {
 type bench struct {
 	s     settings
 	work  string
-	c     *cluster
+	tls   *cluster // default security
+	plain *cluster // insecure = true
 	large dataset
 	small dataset
 	text  dataset // the small tree's text files, for zstd (zstd.go)
@@ -112,9 +133,9 @@ type bench struct {
 	times   map[string][]float64 // "large/backup/active" → seconds per round
 	steps   []*ferryStep         // every timed Ferry job
 	stored  map[string][]float64 // fileset of the text tree → volume growth per backup, bytes
-	emptyMS map[string][]float64 // "act/start", "pas/end"… → ms
-	emptyAt map[string]int64     // "start", "end" → volume bytes then
-	peak    map[string]int64     // daemon → max VmHWM over the large backups
+	emptyMS map[string][]float64 // "tls/act/start", "plain/pas/end"… → ms
+	emptyAt map[string]int64     // "tls/start", "plain/end"… → volume bytes then
+	peak    map[string]int64     // "tls/sd"… → max VmHWM over the large backups
 	diskMBs []float64            // disk probe before each round
 	commit  string               // git describe of the tree ferry was built from
 
@@ -124,7 +145,6 @@ type bench struct {
 	noJournal  bool      // the work folder is on ext4 without a journal
 	started    time.Time
 	datasetIn  time.Duration
-	volumesDir string
 }
 
 func logf(format string, args ...any) {
@@ -155,9 +175,9 @@ func run() error {
 		return err
 	}
 	b := &bench{s: s, work: work, times: map[string][]float64{}, stored: map[string][]float64{}, emptyMS: map[string][]float64{},
-		emptyAt: map[string]int64{}, peak: map[string]int64{}, started: time.Now(),
-		volumesDir: filepath.Join(work, "volumes"), diskStat: diskStatFile(work)}
-	b.c = &cluster{dir: filepath.Join(work, "etc")}
+		emptyAt: map[string]int64{}, peak: map[string]int64{}, started: time.Now(), diskStat: diskStatFile(work)}
+	b.tls = &cluster{name: clusterTLS, secure: true, dir: filepath.Join(work, "etc-tls"), volumes: filepath.Join(work, "volumes", clusterTLS)}
+	b.plain = &cluster{name: clusterPlain, dir: filepath.Join(work, "etc-plain"), volumes: filepath.Join(work, "volumes", clusterPlain)}
 	if b.noJournal = ext4NoJournal(work, b.diskStat); b.noJournal {
 		if fi, err := os.Stat(freedMarker(s.parent)); err == nil {
 			b.inodeReady = fi.ModTime().Add(inodeMemory)
@@ -174,14 +194,15 @@ func run() error {
 	}()
 
 	logf("work folder %s (datasets, volumes and restore targets on one disk)", work)
-	for _, d := range []string{"etc", "bin", "data", "volumes", "restore", "archives"} {
+	for _, d := range []string{"etc-tls", "etc-plain", "bin", "data", "volumes", "restore", "archives"} {
 		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
 			return err
 		}
 	}
 	logf("building ferry")
-	b.c.ferry = filepath.Join(work, "bin", "ferry")
-	build := exec.Command("go", "build", "-o", b.c.ferry, "./cmd/ferry")
+	ferry := filepath.Join(work, "bin", "ferry")
+	b.tls.ferry, b.plain.ferry = ferry, ferry
+	build := exec.Command("go", "build", "-o", ferry, "./cmd/ferry")
 	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("go build ./cmd/ferry: %w", err)
@@ -198,21 +219,31 @@ func run() error {
 	}
 	textz := b.text
 	textz.name, textz.compress = textzName, true
-	b.c.datasets = []dataset{b.large, b.small, b.text, textz, b.empty}
-	if err := b.c.writeConfigs(b.volumesDir); err != nil {
+	ports, err := freePorts(8) // one call: the two clusters never share a port
+	if err != nil {
 		return err
 	}
-	logf("starting director (embedded NATS), sd, passive fd %q and active fd %q", passiveName, activeName)
-	if err := b.c.start(); err != nil {
-		return err
-	}
-	for _, cl := range []string{activeName, passiveName} { // warm-up, not timed
-		if _, err := b.c.runJob("run", jobName("empty", cl), "--wait"); err != nil {
+	for i, c := range b.clusters() {
+		c.datasets = []dataset{b.large, b.small, b.text, textz, b.empty}
+		if err := c.writeConfigs(ports[4*i : 4*i+4]); err != nil {
 			return err
 		}
+		logf("starting the %s cluster: director (embedded NATS), sd, passive fd %q and active fd %q", c.name, passiveName, activeName)
+		if err := c.start(); err != nil {
+			return fmt.Errorf("%s cluster: %w", c.name, err)
+		}
 	}
-	if err := b.emptyJobs("start"); err != nil {
-		return err
+	for _, c := range b.clusters() {
+		for _, cl := range []string{activeName, passiveName} { // warm-up, not timed
+			if _, err := c.runJob("run", jobName("empty", cl), "--wait"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range b.clusters() {
+		if err := b.emptyJobs(c, "start"); err != nil {
+			return err
+		}
 	}
 	for r := range s.rounds {
 		b.settle()
@@ -231,8 +262,10 @@ func run() error {
 			return err
 		}
 	}
-	if err := b.emptyJobs("end"); err != nil {
-		return err
+	for _, c := range b.clusters() {
+		if err := b.emptyJobs(c, "end"); err != nil {
+			return err
+		}
 	}
 	if err := b.setupLatency(); err != nil {
 		return err
@@ -242,7 +275,9 @@ func run() error {
 			return err
 		}
 	}
-	b.c.stop()
+	for _, c := range b.clusters() {
+		c.stop()
+	}
 	rep := b.report()
 	fmt.Print(rep.table)
 	if s.out != "" {
@@ -258,8 +293,10 @@ var cleanupOnce sync.Once
 
 func (b *bench) cleanup() {
 	cleanupOnce.Do(func() {
-		if b.c != nil && len(b.c.order) > 0 {
-			b.c.stop()
+		for _, c := range b.clusters() {
+			if c != nil && len(c.order) > 0 {
+				c.stop()
+			}
 		}
 		b.del.Wait()
 		if b.s.keep {
@@ -337,15 +374,16 @@ func key(d dataset, op, path string) string { return d.name + "/" + op + "/" + p
 // manyFiles: creating or deleting this tree is dominated by inode work.
 func manyFiles(d dataset) bool { return keepMany && d.files >= 1000 }
 
-// round runs one round of d: three backups, then three restores, in an
-// order that flips every round (A B C, then C B A). Before each backup the
+// round runs one round of d: five backups (baseline, then Ferry passive and
+// active on the tls cluster, then on the plain one), then five restores, in
+// an order that flips every round (A B C D E, then E D C B A). Before each backup the
 // dataset is read once, so that every backup reads it from the page cache.
 // Restore targets of a many-file tree stay until the run ends (see
 // keepMany).
 func (b *bench) round(r int, d dataset) error {
-	order := []string{pathBase, pathPassive, pathActive}
+	order := append([]string{pathBase}, ferryPaths...)
 	if r%2 == 1 {
-		order = []string{pathActive, pathPassive, pathBase}
+		slices.Reverse(order)
 	}
 	archive := filepath.Join(b.work, "archives", fmt.Sprintf("r%d-%s.tar", r, d.name))
 	jobs := map[string]int64{}
@@ -362,27 +400,27 @@ func (b *bench) round(r int, d dataset) error {
 			}
 			secs = t.Seconds()
 		} else {
-			cl := clientOf(p)
+			c, cl := b.clusterOf(p), clientOf(p)
 			watch := []string{"director", "sd", "fd-" + cl}
 			if d.name == "large" {
 				for _, n := range watch {
-					if err := resetPeak(b.c.pid(n)); err != nil {
+					if err := resetPeak(c.pid(n)); err != nil {
 						return fmt.Errorf("reset VmHWM of %s: %w", n, err)
 					}
 				}
 			}
-			vol := dirBytes(b.volumesDir)
-			res, err := b.c.runJob("run", jobName(d.name, cl), "--wait")
+			vol := dirBytes(c.volumes)
+			res, err := c.runJob("run", jobName(d.name, cl), "--wait")
 			if err != nil {
-				return err
+				return fmt.Errorf("%s cluster: %w", c.name, err)
 			}
 			if d.name == "large" {
 				for _, n := range watch {
-					v, err := peakRSS(b.c.pid(n))
+					v, err := peakRSS(c.pid(n))
 					if err != nil {
 						return err
 					}
-					b.peak[n] = max(b.peak[n], v)
+					b.peak[c.name+"/"+n] = max(b.peak[c.name+"/"+n], v)
 				}
 			}
 			if res.files < d.files {
@@ -390,10 +428,10 @@ func (b *bench) round(r int, d dataset) error {
 			}
 			jobs[p] = res.id
 			secs = res.wall.Seconds()
-			b.steps = append(b.steps, &ferryStep{workload: d.name, op: "backup", path: p, round: r, id: res.id, start: res.start, wall: secs, volume: vol})
+			b.steps = append(b.steps, &ferryStep{workload: d.name, op: "backup", path: p, cluster: c.name, round: r, id: res.id, start: res.start, wall: secs, volume: vol})
 		}
 		b.times[key(d, "backup", p)] = append(b.times[key(d, "backup", p)], secs)
-		logf("  %s backup  %-7s %7.2f s  %8.1f MB/s  %8.1f files/s", d.name, p, secs, float64(d.bytes)/1e6/secs, float64(d.files)/secs)
+		logf("  %s backup  %-13s %7.2f s  %8.1f MB/s  %8.1f files/s", d.name, p, secs, float64(d.bytes)/1e6/secs, float64(d.files)/secs)
 	}
 	for _, p := range order {
 		if manyFiles(d) {
@@ -410,20 +448,21 @@ func (b *bench) round(r int, d dataset) error {
 			}
 			secs, got = t.Seconds(), filepath.Join(target, filepath.Base(d.dir))
 		} else {
-			vol := dirBytes(b.volumesDir)
-			res, err := b.c.runJob("restore", "--job", strconv.FormatInt(jobs[p], 10), "--to", target, "--wait")
+			c := b.clusterOf(p)
+			vol := dirBytes(c.volumes)
+			res, err := c.runJob("restore", "--job", strconv.FormatInt(jobs[p], 10), "--to", target, "--wait")
 			if err != nil {
-				return err
+				return fmt.Errorf("%s cluster: %w", c.name, err)
 			}
 			secs, got = res.wall.Seconds(), filepath.Join(target, d.dir)
-			b.steps = append(b.steps, &ferryStep{workload: d.name, op: "restore", path: p, round: r, id: res.id, start: res.start, wall: secs, volume: vol})
+			b.steps = append(b.steps, &ferryStep{workload: d.name, op: "restore", path: p, cluster: c.name, round: r, id: res.id, start: res.start, wall: secs, volume: vol})
 		}
 		// Full content check in the first round, files and sizes after.
 		if err := verify(d, got, r == 0); err != nil {
 			return fmt.Errorf("%s restore %s: %w", d.name, p, err)
 		}
 		b.times[key(d, "restore", p)] = append(b.times[key(d, "restore", p)], secs)
-		logf("  %s restore %-7s %7.2f s  %8.1f MB/s  %8.1f files/s", d.name, p, secs, float64(d.bytes)/1e6/secs, float64(d.files)/secs)
+		logf("  %s restore %-13s %7.2f s  %8.1f MB/s  %8.1f files/s", d.name, p, secs, float64(d.bytes)/1e6/secs, float64(d.files)/secs)
 		if !manyFiles(d) {
 			b.remove(target)
 		}
@@ -434,18 +473,20 @@ func (b *bench) round(r int, d dataset) error {
 
 // emptyJobs times `ferry run EMPTY --wait` of an empty folder, active and
 // passive clients alternating; when is "start" (fresh volume) or "end"
-// (after the rounds).
-func (b *bench) emptyJobs(when string) error {
+// (after the rounds); on cluster c.
+func (b *bench) emptyJobs(c *cluster, when string) error {
 	b.settle()
-	b.emptyAt[when] = dirBytes(b.volumesDir)
-	logf("empty jobs (%s, volume folder %.1f GiB): %d per client", when, float64(b.emptyAt[when])/(1<<30), b.s.emptyRuns)
+	at := c.name + "/" + when
+	b.emptyAt[at] = dirBytes(c.volumes)
+	logf("empty jobs on the %s cluster (%s, volume folder %.1f GiB): %d per client", c.name, when, float64(b.emptyAt[at])/(1<<30), b.s.emptyRuns)
 	for range b.s.emptyRuns {
 		for _, cl := range []string{activeName, passiveName} {
-			res, err := b.c.runJob("run", jobName("empty", cl), "--wait")
+			res, err := c.runJob("run", jobName("empty", cl), "--wait")
 			if err != nil {
 				return err
 			}
-			b.emptyMS[cl+"/"+when] = append(b.emptyMS[cl+"/"+when], float64(res.wall.Microseconds())/1e3)
+			k := c.name + "/" + cl + "/" + when
+			b.emptyMS[k] = append(b.emptyMS[k], float64(res.wall.Microseconds())/1e3)
 		}
 	}
 	return nil
@@ -455,17 +496,22 @@ func (b *bench) emptyJobs(when string) error {
 // the director's "data channel open" line of the job) and the rest (that
 // line → "job ended").
 func (b *bench) setupLatency() error {
-	open, ended, err := b.c.jobTimes()
-	if err != nil {
-		return err
-	}
-	for _, s := range b.steps {
-		o, ok := open[s.id]
-		e, ok2 := ended[s.id]
-		if !ok || !ok2 {
-			return fmt.Errorf("job %d: no \"data channel open\" or \"job ended\" line in %s", s.id, b.c.dirLog)
+	for _, c := range b.clusters() {
+		open, ended, err := c.jobTimes()
+		if err != nil {
+			return err
 		}
-		s.setup, s.openToEnd = o.Sub(s.start).Seconds(), e.Sub(o).Seconds()
+		for _, s := range b.steps {
+			if s.cluster != c.name {
+				continue
+			}
+			o, ok := open[s.id]
+			e, ok2 := ended[s.id]
+			if !ok || !ok2 {
+				return fmt.Errorf("job %d: no \"data channel open\" or \"job ended\" line in %s", s.id, c.dirLog)
+			}
+			s.setup, s.openToEnd = o.Sub(s.start).Seconds(), e.Sub(o).Seconds()
+		}
 	}
 	return nil
 }

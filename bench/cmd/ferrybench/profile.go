@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// profile records, with perf, the active client's fd, the sd and the
+// profile records, with perf, the tls cluster's active fd, sd and
 // director during one extra small backup and one restore of it (after the
 // timed rounds: perf's sampling does not touch the table). Reports go to
 // BENCH_PROFILE: NAME.data, NAME.self.txt (flat, self time) and
@@ -29,13 +29,13 @@ func (b *bench) profile() error {
 		run  func() (jobResult, error)
 	}{
 		{"small-backup", func() (jobResult, error) {
-			r, err := b.c.runJob("run", jobName("small", activeName), "--wait")
+			r, err := b.tls.runJob("run", jobName("small", activeName), "--wait")
 			backupID = r.id
 			return r, err
 		}},
 		{"small-restore", func() (jobResult, error) {
 			target := filepath.Join(b.work, "restore", "profile-small")
-			return b.c.runJob("restore", "--job", strconv.FormatInt(backupID, 10), "--to", target, "--wait")
+			return b.tls.runJob("restore", "--job", strconv.FormatInt(backupID, 10), "--to", target, "--wait")
 		}},
 	}
 	for _, st := range steps {
@@ -44,7 +44,7 @@ func (b *bench) profile() error {
 		var perfs []*exec.Cmd
 		for _, n := range []string{"fd-" + activeName, "sd", "director"} {
 			data := filepath.Join(dir, st.name+"-"+n+".data")
-			cmd := exec.Command("perf", "record", "-F", "1999", "-g", "-p", strconv.Itoa(b.c.pid(n)), "-o", data)
+			cmd := exec.Command("perf", "record", "-F", "1999", "-g", "-p", strconv.Itoa(b.tls.pid(n)), "-o", data)
 			log, err := os.Create(data + ".log")
 			if err != nil {
 				return err

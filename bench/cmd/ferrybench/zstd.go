@@ -48,7 +48,7 @@ func makeText(small dataset, dir string) (dataset, error) {
 }
 
 // zstdRound backs up and restores the text tree with compression off and
-// on (active client, order flipping every round), recording the time and
+// on (active client of the tls cluster only, order flipping every round), recording the time and
 // how much the volume folder grew.
 func (b *bench) zstdRound(r int) error {
 	names := []string{textName, textzName}
@@ -61,8 +61,8 @@ func (b *bench) zstdRound(r int) error {
 			return err
 		}
 		b.settle()
-		vol := dirBytes(b.volumesDir)
-		res, err := b.c.runJob("run", jobName(n, activeName), "--wait")
+		vol := dirBytes(b.tls.volumes)
+		res, err := b.tls.runJob("run", jobName(n, activeName), "--wait")
 		if err != nil {
 			return err
 		}
@@ -71,10 +71,10 @@ func (b *bench) zstdRound(r int) error {
 		}
 		jobs[n] = res.id
 		secs := res.wall.Seconds()
-		b.stored[n] = append(b.stored[n], float64(dirBytes(b.volumesDir)-vol))
+		b.stored[n] = append(b.stored[n], float64(dirBytes(b.tls.volumes)-vol))
 		b.times[n+"/backup"] = append(b.times[n+"/backup"], secs)
 		logf("  %s backup  %-7s %7.2f s  %8.1f files/s  volume +%.1f MiB", textName, compressionOf(n), secs, float64(b.text.files)/secs,
-			float64(dirBytes(b.volumesDir)-vol)/(1<<20))
+			float64(dirBytes(b.tls.volumes)-vol)/(1<<20))
 	}
 	for _, n := range names {
 		if manyFiles(b.text) {
@@ -82,7 +82,7 @@ func (b *bench) zstdRound(r int) error {
 		}
 		b.settle()
 		target := filepath.Join(b.work, "restore", fmt.Sprintf("r%d-%s", r, n))
-		res, err := b.c.runJob("restore", "--job", strconv.FormatInt(jobs[n], 10), "--to", target, "--wait")
+		res, err := b.tls.runJob("restore", "--job", strconv.FormatInt(jobs[n], 10), "--to", target, "--wait")
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (b *bench) zstdReport(t *strings.Builder, j map[string]any) {
 	fps := func(n, op string) stat { return stats(rates(b.times[n+"/"+op], files)) }
 	storedOff, storedZ := stats(b.stored[textName]), stats(b.stored[textzName])
 	ratio := float64(b.text.bytes) / storedZ.med
-	fmt.Fprintf(t, "zstd on the small tree's text half (%d files, %.1f MiB, active client, fileset compression = \"zstd\" against none, same rounds): "+
+	fmt.Fprintf(t, "zstd on the small tree's text half (%d files, %.1f MiB, tls cluster's active client only, fileset compression = \"zstd\" against none, same rounds): "+
 		"backup files/s off %s, zstd %s; restore files/s off %s, zstd %s; volume growth per backup off %.1f MiB, zstd %.1f MiB: "+
 		"compression ratio %.2f (content ÷ volume growth with zstd; %.2f without)\n",
 		b.text.files, float64(b.text.bytes)/(1<<20), fps(textName, "backup").f(0), fps(textzName, "backup").f(0),
