@@ -65,7 +65,7 @@ func backupRestore(t *testing.T, passive, external bool) {
 		t.Errorf("backup line does not say %s: %s", wantDir, r.Stdout)
 	}
 	checkDialed(t, dialed, idle, 1)
-	checkRecorded(t, c, id, wantDir, wantInit)
+	checkRecorded(t, c, id, wantDir, wantInit, true)
 
 	target := filepath.Join(work, "restore")
 	r = c.Ferry("restore", "--job", id, "--to", target, "--wait")
@@ -75,7 +75,7 @@ func backupRestore(t *testing.T, passive, external bool) {
 		t.Errorf("restore line does not say %s: %s", wantDir, r.Stdout)
 	}
 	checkDialed(t, dialed, idle, 2)
-	checkRecorded(t, c, rid, wantDir, wantInit)
+	checkRecorded(t, c, rid, wantDir, wantInit, false)
 	treecmp.Equal(t, src, filepath.Join(target, src), treecmp.Options{DirMtimes: true, Owner: os.Geteuid() == 0})
 }
 
@@ -93,7 +93,7 @@ func checkDialed(t *testing.T, dialed, idle *harness.Relay, n int) {
 
 // checkRecorded: the catalog (ferry job) and the director's log agree on
 // the direction.
-func checkRecorded(t *testing.T, c *harness.Cluster, id, dir, initiator string) {
+func checkRecorded(t *testing.T, c *harness.Cluster, id, dir, initiator string, backup bool) {
 	t.Helper()
 	r := c.Ferry("job", id)
 	mustOK(t, r, "ferry job")
@@ -103,6 +103,10 @@ func checkRecorded(t *testing.T, c *harness.Cluster, id, dir, initiator string) 
 	logLine := regexp.MustCompile(`msg="data channel open" .*job=` + id + ` initiator=` + initiator + ` `)
 	if !logLine.MatchString(c.Director.LogText()) {
 		t.Errorf("director log has no data channel line for job %s with initiator=%s", id, initiator)
+	}
+	// A backup's setup as the sd timestamped it is on the job's record.
+	if backup && !regexp.MustCompile(`first data frame at the sd \d\d:\d\d:\d\d\.\d{3}, \d+(\.\d+)?m?s after the job was created`).MatchString(r.Stdout) {
+		t.Errorf("ferry job %s does not show the sd's first data frame:\n%s", id, r.Stdout)
 	}
 }
 

@@ -52,9 +52,23 @@ func (d *Director) onReport(_ context.Context, subject string, r schemas.AgentRe
 	rj.got[role] = true
 	rj.mu.Unlock()
 	if !dup {
+		d.noteFirstData(rj, r)
 		rj.reports <- r
 	}
 	return schemas.Ack{}, nil
+}
+
+// noteFirstData puts on the job's record when the sd saw the first data
+// frame, and how long after the job was created: the job's setup time as
+// the sd timestamped it.
+func (d *Director) noteFirstData(rj *runningJob, r schemas.AgentReport) {
+	if r.Role != "sd" || r.FirstData <= 0 {
+		return
+	}
+	first := time.Unix(0, r.FirstData).UTC()
+	setup := first.Sub(rj.job.Created)
+	d.log.Info("first data frame", "job", r.JobID, "at", first.Format(time.RFC3339Nano), "setup_ms", setup.Milliseconds())
+	d.note(r.JobID, catalog.LevelInfo, "first data frame at the sd %s, %s after the job was created", first.Format("15:04:05.000"), setup.Round(time.Millisecond))
 }
 
 func (d *Director) onFiles(ctx context.Context, subject string, c schemas.FileChunk) (schemas.Ack, error) {

@@ -318,20 +318,30 @@ func (c *cluster) runJob(args ...string) (jobResult, error) {
 var (
 	channelOpenRE = regexp.MustCompile(`^time=(\S+) .*msg="data channel open" .*\bjob=(\d+) `)
 	jobEndedRE    = regexp.MustCompile(`^time=(\S+) .*msg="job ended" .*\bjob=(\d+) `)
+	// The sd's own timestamp of the first data frame (ns), which the
+	// director puts on the job's record and logs.
+	firstDataRE = regexp.MustCompile(`msg="first data frame" .*\bjob=(\d+) at=(\S+)`)
 )
 
 // jobTimes reads the director's log for the time each job's data channel
-// opened and the time it ended (slog text, millisecond resolution).
-func (c *cluster) jobTimes() (open, ended map[int64]time.Time, err error) {
+// opened and the time it ended (slog text, millisecond resolution), and
+// the sd's time of each job's first data frame (ns).
+func (c *cluster) jobTimes() (open, ended, first map[int64]time.Time, err error) {
 	f, err := os.Open(c.dirLog)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer f.Close()
-	open, ended = map[int64]time.Time{}, map[int64]time.Time{}
+	open, ended, first = map[int64]time.Time{}, map[int64]time.Time{}, map[int64]time.Time{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
+		if m := firstDataRE.FindStringSubmatch(sc.Text()); m != nil {
+			if t, err := time.Parse(time.RFC3339Nano, m[2]); err == nil {
+				id, _ := strconv.ParseInt(m[1], 10, 64)
+				first[id] = t
+			}
+		}
 		for _, x := range []struct {
 			re *regexp.Regexp
 			m  map[int64]time.Time
@@ -348,7 +358,7 @@ func (c *cluster) jobTimes() (open, ended map[int64]time.Time, err error) {
 			x.m[id] = t
 		}
 	}
-	return open, ended, sc.Err()
+	return open, ended, first, sc.Err()
 }
 
 // resetPeak resets a process's VmHWM to its current RSS (clear_refs 5).

@@ -497,7 +497,7 @@ func (b *bench) emptyJobs(c *cluster, when string) error {
 // line → "job ended").
 func (b *bench) setupLatency() error {
 	for _, c := range b.clusters() {
-		open, ended, err := c.jobTimes()
+		open, ended, first, err := c.jobTimes()
 		if err != nil {
 			return err
 		}
@@ -511,6 +511,9 @@ func (b *bench) setupLatency() error {
 				return fmt.Errorf("job %d: no \"data channel open\" or \"job ended\" line in %s", s.id, c.dirLog)
 			}
 			s.setup, s.openToEnd = o.Sub(s.start).Seconds(), e.Sub(o).Seconds()
+			if f, ok := first[s.id]; ok {
+				s.setup = f.Sub(s.start).Seconds() // the sd's timestamp of the first data frame
+			}
 		}
 	}
 	return nil

@@ -168,7 +168,7 @@ func (b *bench) report() report {
 		}
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(&t, "SETUP = start of the ferry command → the director's log line \"data channel open\" of the job; OPEN→END = that line → \"job ended\" (both ms resolution)\n")
+	fmt.Fprintf(&t, "SETUP = start of the ferry command → the job's first data frame as the sd timestamped it (on the job's record); OPEN→END = the director's log line \"data channel open\" → \"job ended\" (ms resolution)\n")
 
 	// x ÷ y throughput in the same round = y's time ÷ x's time.
 	over := func(d dataset, op, x, y string) stat {
@@ -211,7 +211,7 @@ func (b *bench) report() report {
 			}
 		}
 		sa, sp := stats(setupMS[activeName]), stats(setupMS[passiveName])
-		fmt.Fprintf(&t, "job setup latency of the backups on the %s cluster, ms (start of `ferry run` → the director's log line \"data channel open\"; the sd's FirstData is not exposed on the job yet, and the fd starts sending one bus request after that line): active %s, passive %s over %d backups each\n",
+		fmt.Fprintf(&t, "job setup latency of the backups on the %s cluster, ms (start of `ferry run` → the first data frame, as the sd timestamped it; the director puts that time on the job's record): active %s, passive %s over %d backups each\n",
 			c.name, sa.f(0), sp.f(0), len(setupMS[activeName]))
 		var parts []string
 		for r, xs := range byRound {
