@@ -1,0 +1,122 @@
+package restore_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ferrybackup/ferry/agents/fd/backup"
+	"github.com/ferrybackup/ferry/agents/fd/fileset"
+	"github.com/ferrybackup/ferry/agents/fd/restore"
+	"github.com/ferrybackup/ferry/datapath"
+)
+
+// BenchmarkReceiveVsTar restores a tree of about 10,000 small files
+// (0-64 KiB, mean near 8 KiB, in 200 folders) into a fresh folder,
+// syncfs included, and in the same round extracts a tar of the same tree
+// with tar -x followed by a syncfs. Both report files/s; ratio is the
+// restore's over tar's, summed over the rounds. Every round uses new
+// folders and nothing is removed before the end: creating files soon
+// after removing many is slow on some disks. Run it with a fixed count,
+// say -benchtime=8x.
+func BenchmarkReceiveVsTar(b *testing.B) {
+	tarBin, err := exec.LookPath("tar")
+	if err != nil {
+		b.Skip("no tar")
+	}
+	src := b.TempDir()
+	entries := writeSmallTree(b, src, 200, 50)
+	var stream bytes.Buffer
+	if _, err := backup.Send(context.Background(), datapath.NewWriter(&stream), fileset.Spec{Include: []string{src}}, nil, nil); err != nil {
+		b.Fatal(err)
+	}
+	work := b.TempDir()
+	archive := work + "/tree.tar"
+	if out, err := exec.Command(tarBin, "-cf", archive, "-C", src, ".").CombinedOutput(); err != nil {
+		b.Fatalf("tar -c: %v: %s", err, out)
+	}
+	var ferryTime, tarTime time.Duration
+	n := 0
+	for b.Loop() {
+		n++
+		target := fmt.Sprintf("%s/ferry%d", work, n)
+		start := time.Now()
+		r := datapath.NewReader(bytes.NewReader(stream.Bytes()))
+		if _, _, err := restore.Receive(context.Background(), r, target, restore.Options{}, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		ferryTime += time.Since(start)
+
+		dir := fmt.Sprintf("%s/tar%d", work, n)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if out, err := exec.Command(tarBin, "-xf", archive, "-C", dir).CombinedOutput(); err != nil {
+			b.Fatalf("tar -x: %v: %s", err, out)
+		}
+		if err := syncfs(dir); err != nil {
+			b.Fatal(err)
+		}
+		tarTime += time.Since(start)
+	}
+	files := float64(n * entries)
+	b.ReportMetric(files/ferryTime.Seconds(), "files/s")
+	b.ReportMetric(files/tarTime.Seconds(), "tar-files/s")
+	b.ReportMetric(tarTime.Seconds()/ferryTime.Seconds(), "ratio")
+}
+
+// writeSmallTree writes dirs folders of files files each under root, of
+// sizes 0 to 64 KiB (exponential, mean near 8 KiB), and returns the
+// number of entries a restore of root creates (folders, files and the
+// path down to root).
+func writeSmallTree(b *testing.B, root string, dirs, files int) int {
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 64<<10)
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+	}
+	for d := range dirs {
+		dir := fmt.Sprintf("%s/d%03d", root, d)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for f := range files {
+			size := min(int(rng.ExpFloat64()*8192), len(buf))
+			off := rng.IntN(len(buf) - size + 1)
+			if err := os.WriteFile(fmt.Sprintf("%s/f%03d", dir, f), buf[off:off+size], 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	n := 0
+	for p := root; p != "/"; p = parentDir(p) {
+		n++
+	}
+	return n + dirs*(files+1)
+}
+
+func parentDir(p string) string {
+	for i := len(p) - 1; i > 0; i-- {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return "/"
+}
+
+func syncfs(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Syncfs(fd)
+}
