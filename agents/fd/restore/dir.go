@@ -13,6 +13,7 @@ type pendingDir struct {
 	hdr    datapath.FileHeader
 	xattrs []datapath.Xattr
 	fd     int
+	f      *freshDir // if made by this restore: the writers may create in it
 }
 
 // directory creates (or reuses) the current directory entry with mode 0700
@@ -90,14 +91,16 @@ func (rv *receiver) queueDir(made bool) {
 		rv.warnErr(c.hdr.Path, "attributes not restored: open", err)
 		return
 	}
+	path := string(c.hdr.Path)
 	if made {
-		rv.markFresh(string(c.hdr.Path), fd)
+		rv.markFresh(path, fd)
 	}
-	rv.dirs = append(rv.dirs, pendingDir{path: string(c.hdr.Path), hdr: c.hdr, xattrs: c.xattrs, fd: fd})
+	rv.dirs = append(rv.dirs, pendingDir{path: path, hdr: c.hdr, xattrs: c.xattrs, fd: fd, f: rv.fresh[path]})
 }
 
 // leave applies the attributes of the queued directories that p is not
-// below, deepest first; p == nil leaves them all.
+// below, deepest first; p == nil leaves them all. A directory the writers
+// still create files in waits for them (lazy.go).
 func (rv *receiver) leave(p []byte) {
 	if rv.skipBelow != "" && (p == nil || !below(p, rv.skipBelow)) {
 		rv.skipBelow = ""
@@ -109,11 +112,23 @@ func (rv *receiver) leave(p []byte) {
 		}
 		rv.dirs = rv.dirs[:n-1]
 		rv.settled(d.path)
-		if err := rv.fdAttrs(d.fd, &d.hdr, d.xattrs, false); err != nil {
-			rv.warnErr(d.hdr.Path, "attributes", err)
+		if d.f != nil {
+			d.f.names = nil
 		}
-		unix.Close(d.fd)
+		if d.f != nil && d.f.jobs.Load() > 0 {
+			rv.left = append(rv.left, d)
+			continue
+		}
+		rv.dirAttrs(d)
 	}
+}
+
+// dirAttrs applies the attributes of queued directory d and closes it.
+func (rv *receiver) dirAttrs(d pendingDir) {
+	if err := rv.fdAttrs(d.fd, &d.hdr, d.xattrs, false); err != nil {
+		rv.warnErr(d.hdr.Path, "attributes", err)
+	}
+	unix.Close(d.fd)
 }
 
 // settled notes that directory path takes its stored attributes: it is no

@@ -20,9 +20,11 @@
 // it, so filling it does not disturb them. An extended attribute the target
 // refuses is a warning.
 //
-// Small files created in such a folder are written, verified and closed by
-// four writers while the stream is read on (writers.go); every name is
-// still created, and every decision taken, in stream order.
+// Small files in such a folder are created, written, verified and closed
+// by four writers while the stream is read on (writers.go, lazy.go); every
+// decision is still taken in stream order, and an entry that could meet a
+// name the writers create, or a folder whose attributes wait for them,
+// waits for the writers first.
 //
 // A later name of a hardlink group is linked to the entry this restore
 // created for the group's first name, earlier in the same stream; a link to

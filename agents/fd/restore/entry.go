@@ -36,6 +36,9 @@ type entry struct {
 	// content meanwhile.
 	deferred bool
 	buf      []byte
+	// lazy: the writer creates the file too (lazy.go); fd stays -1
+	// unless it is created here after all.
+	lazy bool
 }
 
 // header starts an entry.
@@ -90,6 +93,7 @@ func (rv *receiver) create() error {
 		rv.warn(h.Path, fmt.Sprintf("unsupported type %s skipped", h.Type))
 		return nil
 	}
+	rv.settle(string(h.Path))
 	dir, name, err := rv.parentOf(h.Path)
 	if err != nil {
 		if errors.Is(err, ErrUnsafePath) {
@@ -137,7 +141,7 @@ func (rv *receiver) trailer(p []byte) error {
 	if !rv.cur.active {
 		return fmt.Errorf("%w: trailer without a header", ErrStream)
 	}
-	if rv.cur.fd >= 0 {
+	if rv.cur.fd >= 0 || rv.cur.lazy {
 		if err := rv.finishFile(&t); err != nil {
 			return err // close discards the file
 		}

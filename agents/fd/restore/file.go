@@ -17,9 +17,12 @@ func (rv *receiver) regular() error {
 	if c.hdr.Size < 0 {
 		return fmt.Errorf("%w: %q announces size %d", ErrStream, c.hdr.Path, c.hdr.Size)
 	}
+	if rv.lazyCreate() {
+		return nil
+	}
 	fd := -1
 	if !rv.make("skipped: create", func(name string) (err error) {
-		fd, err = unix.Openat(c.dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		fd, err = createFile(c.dir, name)
 		return err
 	}) {
 		return nil
@@ -30,6 +33,11 @@ func (rv *receiver) regular() error {
 		c.deferred, c.buf = true, rv.pool.buffer()
 	}
 	return nil
+}
+
+// createFile creates regular file name in dir, refusing an existing name.
+func createFile(dir int, name string) (int, error) {
+	return unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 }
 
 // data writes a data record of the current file at its next offset.
@@ -57,7 +65,7 @@ func (rv *receiver) content(k datapath.Kind, p []byte, n int) error {
 		return fmt.Errorf("%w: data record for %q, a later name of a hardlink group", ErrStream, c.hdr.Path)
 	}
 	rv.seen.Bytes += int64(n)
-	if c.fd < 0 {
+	if c.fd < 0 && !c.lazy {
 		return nil
 	}
 	if err := rv.cancelled(); err != nil {
@@ -69,6 +77,9 @@ func (rv *receiver) content(k datapath.Kind, p []byte, n int) error {
 	if c.deferred && len(c.buf)+datapath.PrefixLen+len(p) > deferMax+datapath.PrefixLen+64 {
 		if err := rv.undefer(); err != nil { // records larger than their content: write them here
 			return err
+		}
+		if c.fd < 0 { // not created after all
+			return nil
 		}
 	}
 	if c.deferred { // records from offset 0 without a hole, for the writer
@@ -162,7 +173,7 @@ func (rv *receiver) hole(p []byte) error {
 	if c.linkTo != nil {
 		return fmt.Errorf("%w: hole record for %q, a later name of a hardlink group", ErrStream, c.hdr.Path)
 	}
-	if c.fd < 0 {
+	if c.fd < 0 && !c.lazy {
 		return nil
 	}
 	// Holes are not hashed: their place is checked instead. Data and holes
@@ -173,6 +184,9 @@ func (rv *receiver) hole(p []byte) error {
 	if c.deferred {
 		if err := rv.undefer(); err != nil {
 			return err
+		}
+		if c.fd < 0 { // not created after all
+			return nil
 		}
 	}
 	c.pos = off + n

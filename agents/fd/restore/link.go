@@ -77,6 +77,7 @@ func (rv *receiver) hardlink() error {
 	if !rv.decide() {
 		return nil
 	}
+	rv.settle(g.path)
 	sdir, sname, err := rv.openExisting(g.path)
 	if err != nil {
 		if errors.Is(err, ErrUnsafePath) {

@@ -33,8 +33,9 @@ func checkPath(p []byte) error {
 type dirCache struct {
 	path  string
 	fd    int
-	fresh bool // made by this restore, its attributes not applied yet
-	clean bool // fresh and without extended attributes: new entries inherit none
+	fresh bool      // made by this restore, its attributes not applied yet
+	clean bool      // fresh and without extended attributes: new entries inherit none
+	f     *freshDir // if fresh
 }
 
 // freshDir is a directory made by this restore whose stored attributes are
@@ -44,6 +45,13 @@ type dirCache struct {
 type freshDir struct {
 	dev, ino uint64
 	state    uint8 // freshUnchecked...
+	// jobs counts the files handed to the writers to create in it and
+	// not finished yet (lazy.go).
+	jobs atomic.Int32
+	// names are those the writers were given to create in it: a name
+	// that comes again is created by the receiver, which meets the
+	// existing one (lazy.go).
+	names map[string]struct{}
 }
 
 func (c *dirCache) reset() {
@@ -86,7 +94,8 @@ func (rv *receiver) openDir(dir string) (int, error) {
 	}
 	c.reset()
 	*c = dirCache{path: dir, fd: fd}
-	c.fresh, c.clean = rv.freshness(dir, fd)
+	c.f, c.clean = rv.freshness(dir, fd)
+	c.fresh = c.f != nil
 	return fd, nil
 }
 
@@ -107,18 +116,18 @@ func (rv *receiver) markFresh(path string, fd int) {
 	rv.fresh[path] = &freshDir{dev: st.Dev, ino: st.Ino, state: freshUnchecked}
 }
 
-// freshness reports whether directory dir, open as fd, is the fresh
-// directory this restore made there, so that nothing in it predates the
-// restore; and whether it holds no extended attribute (the SELinux label
-// aside), so that what is created in it inherits none.
-func (rv *receiver) freshness(dir string, fd int) (fresh, clean bool) {
+// freshness returns the fresh directory this restore made at dir if fd,
+// open at dir, is that directory, so that nothing in it predates the
+// restore; and reports whether it holds no extended attribute (the
+// SELinux label aside), so that what is created in it inherits none.
+func (rv *receiver) freshness(dir string, fd int) (*freshDir, bool) {
 	f := rv.fresh[dir]
 	if f == nil {
-		return false, false
+		return nil, false
 	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Dev != f.dev || st.Ino != f.ino {
-		return false, false
+		return nil, false
 	}
 	if f.state == freshUnchecked {
 		f.state = freshInherits
@@ -126,7 +135,7 @@ func (rv *receiver) freshness(dir string, fd int) (fresh, clean bool) {
 			f.state = freshClean
 		}
 	}
-	return true, f.state == freshClean
+	return f, f.state == freshClean
 }
 
 // onlyLabel reports whether NUL-separated attribute names hold nothing but

@@ -106,6 +106,8 @@ type receiver struct {
 	made      map[string]struct{}  // directories created on the way, whose header has not come yet
 	fresh     map[string]*freshDir // directories made by this restore, their attributes not applied yet
 	dirs      []pendingDir         // directories whose attributes wait for the stream to leave them
+	left      []pendingDir         // directories left whose attributes wait for the writers (lazy.go)
+	lazy      lazyNames            // names the writers create (lazy.go)
 	skipBelow string               // entries below this directory are skipped
 
 	cur       entry
@@ -195,6 +197,7 @@ func (rv *receiver) end(p []byte) (datapath.StreamEnd, error) {
 	rv.leave(nil)
 	if rv.pool != nil {
 		err := rv.pool.wait()
+		rv.applyLeft()
 		if werr := rv.poolState(); err == nil {
 			err = werr
 		}
@@ -222,7 +225,10 @@ func (rv *receiver) close() {
 	for _, d := range rv.dirs {
 		unix.Close(d.fd)
 	}
-	rv.dirs = nil
+	for _, d := range rv.left {
+		unix.Close(d.fd)
+	}
+	rv.dirs, rv.left = nil, nil
 	rv.cache.reset()
 	unix.Close(rv.root)
 	if rv.dec != nil {

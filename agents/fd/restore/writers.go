@@ -20,7 +20,7 @@ import (
 // the stream; at its trailer the writer gets the open file, its parent's
 // descriptor and the records, and writes, verifies the sum, applies owner,
 // mode and times, and closes (decoding zdata records on the way). Every
-// decision that depends on order (creating the name, the replace policy,
+// decision that depends on order (the name, the replace policy,
 // hardlinks, directories and their attributes, which file operations on an
 // open file never touch) is still taken by the receiver in stream order;
 // Receive waits for the writers before the totals check and the syncfs.
@@ -31,8 +31,9 @@ const (
 
 // fileJob is one file for a writer.
 type fileJob struct {
-	fd, dir int // the file; its parent, closed afterwards unless the target
+	fd, dir int // the file, -1 for the writer to create; its parent, closed afterwards unless the target
 	name    string
+	fresh   *freshDir // the parent, if the writer creates the file
 	hdr     datapath.FileHeader
 	data    []byte // its data and zdata records, from offset 0
 	algo    uint8
@@ -48,6 +49,10 @@ type writerPool struct {
 	wg     sync.WaitGroup
 	failed atomic.Bool
 
+	busy   atomic.Int64 // files submitted and not finished
+	idleMu sync.Mutex
+	idle   *sync.Cond // signalled when busy drops to 0
+
 	mu    sync.Mutex
 	err   error // the first fatal error
 	warns []poolWarning
@@ -55,12 +60,14 @@ type writerPool struct {
 }
 
 type poolWarning struct {
-	path []byte
-	msg  string
+	path    []byte
+	msg     string
+	skipped bool // the file was not created: take it off the totals
 }
 
 func newWriterPool(root int, chown bool) *writerPool {
 	p := &writerPool{root: root, chown: chown, jobs: make(chan *fileJob, 2*writers), free: make(chan []byte, 3*writers+1)}
+	p.idle = sync.NewCond(&p.idleMu)
 	p.wg.Add(writers)
 	for range writers {
 		go p.run()
@@ -79,7 +86,34 @@ func (p *writerPool) buffer() []byte {
 }
 
 // submit hands a file to the writers; it blocks while they are busy.
-func (p *writerPool) submit(j *fileJob) { p.jobs <- j }
+func (p *writerPool) submit(j *fileJob) {
+	if j.fresh != nil {
+		j.fresh.jobs.Add(1)
+	}
+	p.busy.Add(1)
+	p.jobs <- j
+}
+
+// done notes that job j is finished.
+func (p *writerPool) done(j *fileJob) {
+	if j.fresh != nil {
+		j.fresh.jobs.Add(-1)
+	}
+	if p.busy.Add(-1) == 0 {
+		p.idleMu.Lock()
+		p.idle.Broadcast()
+		p.idleMu.Unlock()
+	}
+}
+
+// drain waits until every file submitted is finished.
+func (p *writerPool) drain() {
+	p.idleMu.Lock()
+	for p.busy.Load() != 0 {
+		p.idle.Wait()
+	}
+	p.idleMu.Unlock()
+}
 
 // wait lets the writers finish every file submitted and stops them; it
 // returns the first fatal error. Later calls return the same.
@@ -107,9 +141,11 @@ func (p *writerPool) takeWarnings() []poolWarning {
 	return w
 }
 
-func (p *writerPool) warn(path []byte, msg string) {
+func (p *writerPool) warn(path []byte, msg string) { p.warnSkipped(path, msg, false) }
+
+func (p *writerPool) warnSkipped(path []byte, msg string, skipped bool) {
 	p.mu.Lock()
-	p.warns = append(p.warns, poolWarning{path: path, msg: msg})
+	p.warns = append(p.warns, poolWarning{path: path, msg: msg, skipped: skipped})
 	p.nwarn.Add(1)
 	p.mu.Unlock()
 }
@@ -134,6 +170,8 @@ func (p *writerPool) run() {
 	for j := range p.jobs {
 		if p.failed.Load() {
 			p.drop(j) // the restore fails: leave no half-finished file
+		} else if err := p.create(j); err != nil {
+			p.warnSkipped(j.hdr.Path, fmt.Sprintf("skipped: create: %v", err), true)
 		} else if err := p.finish(j, w); err != nil {
 			p.fail(err)
 			unix.Unlinkat(j.dir, j.name, 0)
@@ -141,6 +179,7 @@ func (p *writerPool) run() {
 		if j.dir != p.root {
 			unix.Close(j.dir)
 		}
+		p.done(j)
 		select {
 		case p.free <- j.data:
 		default:
@@ -148,8 +187,26 @@ func (p *writerPool) run() {
 	}
 }
 
-// drop closes and removes a file not finished.
+// create creates the file of job j if the receiver left it to the writer:
+// under its own name in its fresh parent, refusing an existing name.
+func (p *writerPool) create(j *fileJob) error {
+	if j.fd >= 0 {
+		return nil
+	}
+	fd, err := createFile(j.dir, j.name)
+	if err != nil {
+		return err
+	}
+	j.fd = fd
+	return nil
+}
+
+// drop closes and removes a file not finished; one not created yet is
+// not created.
 func (p *writerPool) drop(j *fileJob) {
+	if j.fd < 0 {
+		return
+	}
 	unix.Close(j.fd)
 	unix.Unlinkat(j.dir, j.name, 0)
 }
@@ -231,6 +288,9 @@ func (rv *receiver) deferrable() bool {
 // writing it here (a hole came, or records larger than their content).
 func (rv *receiver) undefer() error {
 	c := &rv.cur
+	if c.lazy && !rv.createNow() {
+		return nil
+	}
 	c.deferred = false
 	_, err := writeRecords(c.fd, c.buf, rv.hasher, &rv.dec, &rv.zbuf)
 	c.buf = nil
@@ -245,7 +305,10 @@ func (rv *receiver) undefer() error {
 func (rv *receiver) handOver(t *datapath.FileTrailer) {
 	c := &rv.cur
 	j := &fileJob{fd: c.fd, dir: c.dir, name: c.name, hdr: c.hdr, data: c.buf, algo: t.Algo, sum: bytes.Clone(t.Sum)}
-	c.fd, c.buf, c.deferred = -1, nil, false
+	if c.lazy {
+		j.fresh = rv.cache.f
+	}
+	c.fd, c.buf, c.deferred, c.lazy = -1, nil, false, false
 	rv.cache = dirCache{fd: -1} // its descriptor is the writer's now
 	rv.pool.submit(j)
 	rv.place(c.tmp)
@@ -259,6 +322,9 @@ func (rv *receiver) poolState() error {
 	}
 	for _, w := range rv.pool.takeWarnings() {
 		rv.warn(w.path, w.msg)
+		if w.skipped {
+			rv.totals.Files--
+		}
 	}
 	if rv.pool.failed.Load() {
 		return rv.pool.wait()
