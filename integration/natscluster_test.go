@@ -61,19 +61,16 @@ func (k *natsKeys) caFile() string { return filepath.Join(k.dir, pki.CACertFile)
 // issue writes a CA-issued certificate for 127.0.0.1 as name.crt, name.key.
 func (k *natsKeys) issue(t *testing.T, name string) (certFile, keyFile string) {
 	t.Helper()
-	cert, key, err := k.ca.Issue(name, []string{"127.0.0.1"}, 0)
+	certFile, keyFile, err := k.ca.IssueFiles(filepath.Join(k.dir, name), name, []string{"127.0.0.1"}, true)
 	must(t, err)
-	prefix := filepath.Join(k.dir, name)
-	must(t, pki.SaveCert(prefix, cert, key, true))
-	return prefix + ".crt", prefix + ".key"
+	return certFile, keyFile
 }
 
 // identity makes name's identity, saved as name.nkey.
 func (k *natsKeys) identity(t *testing.T, name string) *identity.Identity {
 	t.Helper()
-	id, err := identity.New()
+	id, err := identity.Create(k.file(name), true)
 	must(t, err)
-	must(t, id.Save(k.file(name), true))
 	k.ids[name] = id
 	return id
 }

@@ -45,6 +45,19 @@ func New() (*Identity, error) {
 	return fromPrivate(priv)
 }
 
+// Create makes a fresh identity and saves its seed to path (Save's rules
+// for an existing file).
+func Create(path string, overwrite bool) (*Identity, error) {
+	id, err := New()
+	if err != nil {
+		return nil, err
+	}
+	if err := id.Save(path, overwrite); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
 // Parse reads an identity from its seed text (an nkey user seed, "SU...").
 // Errors never hold the seed.
 func Parse(seed []byte) (*Identity, error) {

@@ -158,3 +158,17 @@ func (e *existsError) Error() string {
 }
 
 func (e *existsError) Is(target error) bool { return target == fs.ErrExist }
+
+// IssueFiles issues a certificate with the default validity (Issue) and
+// writes it with SaveCert; it returns the two files' paths.
+func (ca *CA) IssueFiles(prefix, name string, hosts []string, force bool) (certFile, keyFile string, err error) {
+	certPEM, keyPEM, err := ca.Issue(name, hosts, 0)
+	if err != nil {
+		return "", "", err
+	}
+	defer wipe(keyPEM)
+	if err := SaveCert(prefix, certPEM, keyPEM, force); err != nil {
+		return "", "", err
+	}
+	return prefix + ".crt", prefix + ".key", nil
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/ferrybackup/ferry/schemas"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 )
@@ -16,7 +17,7 @@ import (
 // Grant is what an authenticated key may do on the bus: the account it
 // joins and its publish and subscribe allow-lists.
 type Grant struct {
-	User      string // shown in the server's log and used to find its connections, e.g. "fd:web1"
+	User      string // shown in the server's log, e.g. "fd:web1"
 	Account   string
 	Publish   []string
 	Subscribe []string
@@ -43,14 +44,22 @@ type Audit struct {
 	PermissionViolations atomic.Int64
 }
 
-// AuditCounts is a copy of the counters.
-type AuditCounts struct {
-	RejectedConnections, UnknownKeys, RefusedKeys, PermissionViolations int64
+// Counts copies the counters, as the director's status reports them.
+func (a *Audit) Counts() schemas.AuditCounts {
+	return schemas.AuditCounts{RejectedConnections: a.RejectedConnections.Load(), UnknownKeys: a.UnknownKeys.Load(),
+		RefusedKeys: a.RefusedKeys.Load(), PermissionViolations: a.PermissionViolations.Load()}
 }
 
-// Counts copies the counters.
-func (a *Audit) Counts() AuditCounts {
-	return AuditCounts{a.RejectedConnections.Load(), a.UnknownKeys.Load(), a.RefusedKeys.Load(), a.PermissionViolations.Load()}
+// refused counts one refused connection, and its kind when err wraps
+// ErrUnknownKey or ErrRefusedKey.
+func (a *Audit) refused(err error) {
+	a.RejectedConnections.Add(1)
+	switch {
+	case errors.Is(err, ErrUnknownKey):
+		a.UnknownKeys.Add(1)
+	case errors.Is(err, ErrRefusedKey):
+		a.RefusedKeys.Add(1)
+	}
 }
 
 // Refusal kinds an Authorizer's or LeafPinner's error may wrap, for the
@@ -78,13 +87,7 @@ func (a *nkeyAuth) Check(c server.ClientAuthentication) bool {
 	opts := c.GetOpts()
 	key := opts.Nkey
 	refuse := func(reason string, err error) bool {
-		switch {
-		case errors.Is(err, ErrUnknownKey):
-			a.audit.UnknownKeys.Add(1)
-		case errors.Is(err, ErrRefusedKey):
-			a.audit.RefusedKeys.Add(1)
-		}
-		a.audit.RejectedConnections.Add(1)
+		a.audit.refused(err)
 		a.log.Warn("bus connection refused", "peer", peer, "key", key, "reason", reason)
 		return false
 	}
@@ -148,13 +151,7 @@ func leafTLS(account string, pin LeafPinner, keyOf PublicKeyOf, audit *Audit, lo
 				err = pin(account, key, cs.ServerName)
 			}
 			if err != nil {
-				audit.RejectedConnections.Add(1)
-				switch {
-				case errors.Is(err, ErrUnknownKey):
-					audit.UnknownKeys.Add(1)
-				case errors.Is(err, ErrRefusedKey):
-					audit.RefusedKeys.Add(1)
-				}
+				audit.refused(err)
 				log.Warn("passive client's bus link refused", "account", account, "key", key, "reason", err.Error())
 			}
 			return err

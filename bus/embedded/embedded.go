@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ferrybackup/ferry/schemas"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
@@ -183,7 +184,7 @@ func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.s) }
 func (s *Server) LeafLinks() int { return s.s.NumLeafNodes() }
 
 // Audit returns what the server refused since it started.
-func (s *Server) Audit() AuditCounts { return s.audit.Counts() }
+func (s *Server) Audit() schemas.AuditCounts { return s.audit.Counts() }
 
 // Kick closes every client connection signed in with key: a revoked key
 // loses its live links at once. It returns how many were closed.

@@ -70,25 +70,16 @@ func newDevKeys(dir string, names ...string) (*devKeys, error) {
 	if err := ca.Save(dir, true); err != nil {
 		return nil, err
 	}
-	certPEM, keyPEM, err := ca.Issue("dev-hub", []string{"127.0.0.1", "localhost"}, 0)
-	if err != nil {
-		return nil, err
-	}
-	k := &devKeys{caFile: filepath.Join(dir, "ca.crt"), certFile: filepath.Join(dir, "hub.crt"), keyFile: filepath.Join(dir, "hub.key"),
-		ids: map[string]*identity.Identity{}, files: map[string]string{}}
-	if err := pki.SaveCert(filepath.Join(dir, "hub"), certPEM, keyPEM, true); err != nil {
+	k := &devKeys{caFile: filepath.Join(dir, pki.CACertFile), ids: map[string]*identity.Identity{}, files: map[string]string{}}
+	if k.certFile, k.keyFile, err = ca.IssueFiles(filepath.Join(dir, "hub"), "dev-hub", []string{"127.0.0.1", "localhost"}, true); err != nil {
 		return nil, err
 	}
 	for _, n := range names {
-		id, err := identity.New()
-		if err != nil {
-			return nil, err
-		}
 		f := filepath.Join(dir, n+".nkey")
-		if err := id.Save(f, true); err != nil {
+		if k.ids[n], err = identity.Create(f, true); err != nil {
 			return nil, err
 		}
-		k.ids[n], k.files[n] = id, f
+		k.files[n] = f
 	}
 	return k, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,17 +9,6 @@ import (
 	"github.com/ferrybackup/ferry/agents/identity"
 	"github.com/nats-io/nkeys"
 )
-
-// keyCmd runs a key command in process and returns its standard output.
-func keyCmd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := newRootCommand()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
-}
 
 func TestKeyExitCodes(t *testing.T) {
 	dir := t.TempDir()
@@ -61,7 +49,7 @@ func TestKeyExitCodes(t *testing.T) {
 // 0600), show prints the same, and neither prints the seed.
 func TestKeyNewShow(t *testing.T) {
 	seed := filepath.Join(t.TempDir(), "sd.nkey")
-	out, err := keyCmd(t, "key", "new", "--out", seed)
+	out, err := execute(t, "key", "new", "--out", seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +68,7 @@ func TestKeyNewShow(t *testing.T) {
 	if err != nil || id.PublicKey() != pub {
 		t.Fatalf("seed file holds %v (%v), printed %s", id, err, pub)
 	}
-	shown, err := keyCmd(t, "key", "show", seed)
+	shown, err := execute(t, "key", "show", seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,34 +82,34 @@ func TestKeyNewShow(t *testing.T) {
 	}
 
 	// Refused over the existing key, which stays; replaced with --force.
-	_, err = keyCmd(t, "key", "new", "--out", seed)
+	_, err = execute(t, "key", "new", "--out", seed)
 	if err == nil || !strings.Contains(err.Error(), "--force") || !strings.Contains(err.Error(), seed) {
 		t.Fatalf("new over an existing key: %v", err)
 	}
-	if again, _ := keyCmd(t, "key", "show", seed); again != out {
+	if again, _ := execute(t, "key", "show", seed); again != out {
 		t.Fatalf("refused new changed the key: %q", again)
 	}
-	forced, err := keyCmd(t, "key", "new", "--out", seed, "--force")
+	forced, err := execute(t, "key", "new", "--out", seed, "--force")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if forced == out {
 		t.Fatal("--force kept the old key")
 	}
-	if again, _ := keyCmd(t, "key", "show", seed); again != forced {
+	if again, _ := execute(t, "key", "show", seed); again != forced {
 		t.Fatalf("show after --force printed %q, new printed %q", again, forced)
 	}
 }
 
 func TestKeyShowRefusesReadableSeed(t *testing.T) {
 	seed := filepath.Join(t.TempDir(), "fd.nkey")
-	if _, err := keyCmd(t, "key", "new", "--out", seed); err != nil {
+	if _, err := execute(t, "key", "new", "--out", seed); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(seed, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	_, err := keyCmd(t, "key", "show", seed)
+	_, err := execute(t, "key", "show", seed)
 	if err == nil || !strings.Contains(err.Error(), seed) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("readable seed: %v", err)
 	}

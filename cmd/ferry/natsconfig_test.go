@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,17 +39,6 @@ func natsDirector(t *testing.T, secretMode os.FileMode) string {
 func clusterArgs(director, node string, extra ...string) []string {
 	return append([]string{"nats", "config", "--director", director, "--nodes", "na,nb", "--node", node,
 		"--cluster", "ferry", "--route-listen", "127.0.0.1:6222", "--routes", "nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223"}, extra...)
-}
-
-// natsConfig runs the command in process and returns its standard output.
-func natsConfig(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := newRootCommand()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
 }
 
 func TestNATSConfigExitCodes(t *testing.T) {
@@ -131,7 +119,7 @@ func TestNATSConfigPlacement(t *testing.T) {
 	director := natsDirector(t, 0o600)
 	text := map[string]string{}
 	for _, n := range []string{"na", "nb"} {
-		out, err := natsConfig(t, clusterArgs(director, n, "--assign", "p2=nb")...)
+		out, err := execute(t, clusterArgs(director, n, "--assign", "p2=nb")...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +149,7 @@ func TestNATSConfigPlacement(t *testing.T) {
 // never the password.
 func TestNATSConfigErrorsHideSecret(t *testing.T) {
 	director := natsDirector(t, 0o600)
-	_, err := natsConfig(t, clusterArgs(director, "na", "--assign", "p1=na", "--assign", "p1=nb")...)
+	_, err := execute(t, clusterArgs(director, "na", "--assign", "p1=na", "--assign", "p1=nb")...)
 	if err == nil || !strings.Contains(err.Error(), `passive client p1 has two leafnode remotes (nodes "na" and "nb")`) {
 		t.Fatalf("duplicate assignment: %v", err)
 	}
@@ -169,7 +157,7 @@ func TestNATSConfigErrorsHideSecret(t *testing.T) {
 		t.Errorf("error holds the password: %v", err)
 	}
 	open := natsDirector(t, 0o644)
-	_, err = natsConfig(t, "nats", "config", "--director", open)
+	_, err = execute(t, "nats", "config", "--director", open)
 	if err == nil || !strings.Contains(err.Error(), "client p1: leaf_password_file") || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("readable secret: %v", err)
 	}
@@ -206,10 +194,10 @@ func TestNATSConfigSecure(t *testing.T) {
 	if err := os.WriteFile(director, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := natsConfig(t, "nats", "config", "--director", director); err == nil || !strings.Contains(err.Error(), "--tls-cert") {
+	if _, err := execute(t, "nats", "config", "--director", director); err == nil || !strings.Contains(err.Error(), "--tls-cert") {
 		t.Fatalf("no certificate: %v, want a refusal naming --tls-cert", err)
 	}
-	out, err := natsConfig(t, "nats", "config", "--director", director, "--tls-cert", "/etc/nats/n.crt", "--tls-key", "/etc/nats/n.key", "--ca", "/etc/nats/ca.crt")
+	out, err := execute(t, "nats", "config", "--director", director, "--tls-cert", "/etc/nats/n.crt", "--tls-key", "/etc/nats/n.key", "--ca", "/etc/nats/ca.crt")
 	if err != nil {
 		t.Fatal(err)
 	}

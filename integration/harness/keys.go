@@ -33,11 +33,7 @@ func newKeys(t testing.TB, dir, srvAddr string, clients, clientAddrs []string) *
 	k := &Keys{Dir: dir, CA: filepath.Join(dir, pki.CACertFile), HubCert: filepath.Join(dir, "hub.crt"), HubKey: filepath.Join(dir, "hub.key"),
 		ids: map[string]*identity.Identity{}}
 	issue := func(prefix, name string, hosts ...string) {
-		cert, key, err := ca.Issue(name, hosts, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pki.SaveCert(prefix, cert, key, true); err != nil {
+		if _, _, err := ca.IssueFiles(prefix, name, hosts, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -54,11 +50,8 @@ func newKeys(t testing.TB, dir, srvAddr string, clients, clientAddrs []string) *
 // New makes (or replaces) the identity of name and writes its seed file.
 func (k *Keys) New(t testing.TB, name string) *identity.Identity {
 	t.Helper()
-	id, err := identity.New()
+	id, err := identity.Create(k.File(name), true)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := id.Save(k.File(name), true); err != nil {
 		t.Fatal(err)
 	}
 	k.ids[name] = id

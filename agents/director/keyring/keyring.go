@@ -202,12 +202,7 @@ func (r *Ring) waitingLocked() int {
 func (r *Ring) KeyOf(role schemas.Role, name string) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, e := range r.byKey {
-		if e.Role == role && e.Name == name && e.Admitted() {
-			return e.Key, true
-		}
-	}
-	return "", false
+	return r.keyOfLocked(role, name)
 }
 
 // StateOf returns the state of role name's key: its admitted key's, else

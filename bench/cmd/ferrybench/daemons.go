@@ -83,21 +83,14 @@ func (c *cluster) secureKeys(dir string, names ...string) (map[string]string, er
 	if err := ca.Save(dir, true); err != nil {
 		return nil, err
 	}
-	certPEM, keyPEM, err := ca.Issue("ferrybench-hub", []string{"127.0.0.1", "localhost"}, 0)
-	if err != nil {
+	if _, _, err := ca.IssueFiles(filepath.Join(dir, "hub"), "ferrybench-hub", []string{"127.0.0.1", "localhost"}, true); err != nil {
 		return nil, err
 	}
-	if err := pki.SaveCert(filepath.Join(dir, "hub"), certPEM, keyPEM, true); err != nil {
-		return nil, err
-	}
-	c.caFile = filepath.Join(dir, "ca.crt")
+	c.caFile = filepath.Join(dir, pki.CACertFile)
 	pub := map[string]string{}
 	for _, n := range names {
-		id, err := identity.New()
+		id, err := identity.Create(filepath.Join(dir, n+".nkey"), true)
 		if err != nil {
-			return nil, err
-		}
-		if err := id.Save(filepath.Join(dir, n+".nkey"), true); err != nil {
 			return nil, err
 		}
 		pub[n] = id.PublicKey()

@@ -15,7 +15,6 @@ import (
 	"github.com/ferrybackup/ferry/bus"
 	"github.com/ferrybackup/ferry/bus/embedded"
 	"github.com/ferrybackup/ferry/bus/natsconf"
-	"github.com/ferrybackup/ferry/schemas"
 	"go.uber.org/fx"
 )
 
@@ -145,12 +144,8 @@ func runDirector(lc fx.Lifecycle, sh fx.Shutdowner, cfg *config.Director, sec *d
 		d.SetLinks(box.links)
 		if !sec.insecure {
 			ds := director.Security{Ring: sec.ring}
-			if hub := box.hub; hub != nil {
-				ds.Audit = func() schemas.AuditCounts {
-					a := hub.Audit()
-					return schemas.AuditCounts{RejectedConnections: a.RejectedConnections, UnknownKeys: a.UnknownKeys,
-						RefusedKeys: a.RefusedKeys, PermissionViolations: a.PermissionViolations}
-				}
+			if box.hub != nil {
+				ds.Audit = box.hub.Audit
 			}
 			d.SetSecurity(ds)
 		}

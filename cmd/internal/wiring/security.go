@@ -113,13 +113,7 @@ func authorizer(ring *keyring.Ring) embedded.Authorizer {
 	return func(key, _ string) (embedded.Grant, error) {
 		v, err := ring.Admit(key)
 		if err != nil {
-			switch {
-			case errors.Is(err, keyring.ErrUnknownKey):
-				err = fmt.Errorf("%w: %v", embedded.ErrUnknownKey, err)
-			case errors.Is(err, keyring.ErrRefused):
-				err = fmt.Errorf("%w: %v", embedded.ErrRefusedKey, err)
-			}
-			return embedded.Grant{}, err
+			return embedded.Grant{}, auditKind(err)
 		}
 		role, name := v.Role, v.Name
 		if v.Pending {
@@ -139,17 +133,23 @@ func userOf(role schemas.Role, name string) string { return string(role) + ":" +
 func leafPinner(ring *keyring.Ring) embedded.LeafPinner {
 	return func(account, key, peer string) error {
 		client := strings.TrimPrefix(account, natsconf.PassiveAccount(""))
-		err := ring.SeenPassive(client, key, peer)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, keyring.ErrUnknownKey):
-			return fmt.Errorf("%w: %v", embedded.ErrUnknownKey, err)
-		case errors.Is(err, keyring.ErrRefused):
-			return fmt.Errorf("%w: %v", embedded.ErrRefusedKey, err)
+		if err := ring.SeenPassive(client, key, peer); err != nil {
+			return auditKind(err)
 		}
-		return err
+		return nil
 	}
+}
+
+// auditKind tells the hub's audit what kind of refusal a key ring error
+// is: an unknown key, or a rejected or revoked one.
+func auditKind(err error) error {
+	switch {
+	case errors.Is(err, keyring.ErrUnknownKey):
+		return fmt.Errorf("%w: %v", embedded.ErrUnknownKey, err)
+	case errors.Is(err, keyring.ErrRefused):
+		return fmt.Errorf("%w: %v", embedded.ErrRefusedKey, err)
+	}
+	return err
 }
 
 // certKey is the identity a TLS peer's certificate carries.
