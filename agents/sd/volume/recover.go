@@ -62,7 +62,7 @@ func openAppend(f *os.File, path, name string) (*Volume, *Recovery, error) {
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		return nil, nil, err
 	}
-	return &Volume{name: name, path: path, f: f, size: end}, rec, nil
+	return &Volume{name: name, path: path, f: f, size: end, kicked: end}, rec, nil
 }
 
 // validEnd verifies the whole volume and returns the offset after its last
