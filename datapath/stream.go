@@ -119,7 +119,8 @@ func (w *Writer) End(e *StreamEnd) error {
 	return w.bw.Flush()
 }
 
-// Raw writes an already framed record (as stored in a volume).
+// Raw writes already framed records (as stored in a volume), one or
+// several in a row.
 func (w *Writer) Raw(rec []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

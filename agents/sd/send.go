@@ -62,6 +62,11 @@ type replayer struct {
 	client  string
 	sel     selection
 	readers map[string]*volume.Reader // for re-reading group first entries, by volume file
+
+	// run is the records passed to send and not written yet: adjacent
+	// records of the block being replayed, written with one call (see
+	// send), before the block's buffer is reused.
+	run []byte
 }
 
 func newReplayer(ctx context.Context, w *datapath.Writer, job uint64, client string, paths [][]byte) *replayer {
@@ -97,11 +102,15 @@ func (rp *replayer) replay(path string, start int64) error {
 			return err
 		}
 		within := 0
-		return datapath.SplitRecords(payload, func(k datapath.Kind, p, raw []byte) error {
+		err := datapath.SplitRecords(payload, func(k datapath.Kind, p, raw []byte) error {
 			at := volume.Position{Block: pos.Block, Within: uint32(within)}
 			within += len(raw)
 			return rp.record(k, p, raw, path, at)
 		})
+		if err != nil {
+			return err
+		}
+		return rp.flush() // the payload's buffer is read into next
 	})
 }
 
@@ -259,6 +268,9 @@ func (rp *replayer) resend(st storedEntry, path []byte, group uint64) error {
 		if err != nil && err != errStop {
 			return err
 		}
+		if err := rp.flush(); err != nil { // r's buffer is read into next
+			return err
+		}
 		off += volume.HeaderSize + int64(len(payload))
 		within = 0
 	}
@@ -296,14 +308,40 @@ func (rp *replayer) reader(path string) (*volume.Reader, error) {
 	return r, nil
 }
 
+// send sends a stored record. Records that follow each other in the
+// block being replayed are gathered and written together when one that
+// does not follow comes, when a header is re-encoded, or when the block
+// ends (flush): a run of whole blocks goes to the socket without being
+// copied record by record.
 func (rp *replayer) send(raw []byte) error {
-	if err := rp.w.Raw(raw); err != nil {
+	if n := len(rp.run); n > 0 && n+len(raw) <= cap(rp.run) && &rp.run[:n+1][n] == &raw[0] {
+		rp.run = rp.run[:n+len(raw)]
+		return nil
+	}
+	if err := rp.flush(); err != nil {
+		return err
+	}
+	rp.run = raw
+	return nil
+}
+
+// flush writes the records gathered by send.
+func (rp *replayer) flush() error {
+	run := rp.run
+	rp.run = nil
+	if len(run) == 0 {
+		return nil
+	}
+	if err := rp.w.Raw(run); err != nil {
 		return fmt.Errorf("send to client %s: %w", rp.client, err)
 	}
 	return nil
 }
 
 func (rp *replayer) sendHeader(h *datapath.FileHeader) error {
+	if err := rp.flush(); err != nil {
+		return err
+	}
 	if err := rp.w.Header(h); err != nil {
 		return fmt.Errorf("send to client %s: %w", rp.client, err)
 	}

@@ -1,7 +1,6 @@
 package volume
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +8,6 @@ import (
 	"path/filepath"
 	"time"
 )
-
-// readBufSize is the buffer of the sequential block scanner.
-const readBufSize = 1 << 20
 
 // source is what a Reader reads: an *os.File, or memory in fuzz tests.
 type source interface {
@@ -28,7 +24,6 @@ type Reader struct {
 	name    string
 	created time.Time
 	buf     []byte // payload buffer, reused
-	br      *bufio.Reader
 	tornAt  int64
 	// tornReason says what was wrong with the block at tornAt.
 	tornReason string

@@ -1,17 +1,19 @@
 package volume
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
 )
 
-// scanner reads and verifies blocks sequentially through a bufio.Reader.
+// scanner reads and verifies blocks sequentially, one read per block:
+// the payload together with the header of the block after it, straight
+// into the reader's payload buffer (no copy through a read buffer).
 type scanner struct {
 	r         *Reader
 	off, size int64
 	hdr       [HeaderSize]byte
+	ahead     bool // hdr holds the header at off, read with the last payload
 }
 
 // tornTail is a bad block with no valid block after it: the tail of the
@@ -34,12 +36,6 @@ func (r *Reader) scan(off int64) (*scanner, error) {
 	if off < 0 || off > size {
 		return nil, fmt.Errorf("volume %q: offset %d outside volume of %d bytes", r.name, off, size)
 	}
-	sr := io.NewSectionReader(r.f, off, size-off)
-	if n := int(min(readBufSize, size-off)); r.br == nil || r.br.Size() < n {
-		r.br = bufio.NewReaderSize(sr, n) // small volumes get a small buffer
-	} else {
-		r.br.Reset(sr)
-	}
 	return &scanner{r: r, off: off, size: size}, nil
 }
 
@@ -53,22 +49,44 @@ func (s *scanner) next() (Header, []byte, error) {
 	if s.size-s.off < HeaderSize {
 		return Header{}, nil, s.bad(0, "truncated block header")
 	}
-	if _, err := io.ReadFull(s.r.br, s.hdr[:]); err != nil {
-		return Header{}, nil, err
+	if !s.ahead {
+		if err := readFullAt(s.r.f, s.hdr[:], s.off); err != nil {
+			return Header{}, nil, err
+		}
 	}
+	s.ahead = false
 	h, why := inspectHeader(s.hdr[:], s.off, s.size)
 	if why != "" {
 		return h, nil, s.bad(h.Seq, why)
 	}
-	p := s.r.payloadBuf(h.Length)
-	if _, err := io.ReadFull(s.r.br, p); err != nil {
+	end := s.off + HeaderSize + int64(h.Length)
+	next := min(HeaderSize, s.size-end) // the next block's header, where the file holds one
+	buf := s.r.payloadBuf(h.Length + uint32(max(next, 0)))
+	if err := readFullAt(s.r.f, buf, s.off+HeaderSize); err != nil {
 		return h, nil, err
 	}
+	p := buf[:h.Length]
 	if !checksumOK(s.hdr[:], p, h.CRC) {
 		return h, nil, s.bad(h.Seq, "checksum mismatch")
 	}
-	s.off += HeaderSize + int64(h.Length)
+	if next == HeaderSize {
+		copy(s.hdr[:], buf[h.Length:])
+		s.ahead = true
+	}
+	s.off = end
 	return h, p, nil
+}
+
+// readFullAt fills p from off; a short read is io.ErrUnexpectedEOF.
+func readFullAt(f io.ReaderAt, p []byte, off int64) error {
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // bad classifies the bad block at s.off as a torn tail or corruption.
