@@ -238,29 +238,47 @@ type Reader struct {
 
 // NewReader returns a Reader on r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, bufSize), buf: make([]byte, PrefixLen+MaxChunk+64)}
+	return &Reader{br: bufio.NewReaderSize(r, bufSize)}
 }
 
 // Next reads the next record. io.EOF only at a clean record boundary.
+// A record that fits the read buffer is returned in place, without a copy
+// (most records of a small-file stream); a larger one is copied out.
 func (r *Reader) Next() (Record, error) {
-	if _, err := io.ReadFull(r.br, r.buf[:PrefixLen]); err != nil {
-		if err == io.ErrUnexpectedEOF {
+	pre, err := r.br.Peek(PrefixLen)
+	if err != nil {
+		if err == io.EOF && len(pre) > 0 {
 			err = fmt.Errorf("%w: truncated prefix", ErrShortRecord)
 		}
 		return Record{}, err
 	}
-	n := binary.LittleEndian.Uint32(r.buf[1:PrefixLen])
+	k := Kind(pre[0])
+	n := binary.LittleEndian.Uint32(pre[1:PrefixLen])
 	if n > MaxRecordBody {
-		return Record{}, fmt.Errorf("%w: %s record of %d bytes", ErrRecordSize, Kind(r.buf[0]), n)
+		return Record{}, fmt.Errorf("%w: %s record of %d bytes", ErrRecordSize, k, n)
 	}
 	end := PrefixLen + int(n)
+	if end <= r.br.Size() {
+		raw, err := r.br.Peek(end)
+		if err != nil {
+			return Record{}, shortRecord(k, err)
+		}
+		_, _ = r.br.Discard(end) // the bytes stay in place until the next read
+		return Record{Kind: k, Payload: raw[PrefixLen:], Raw: raw}, nil
+	}
 	if end > len(r.buf) {
-		grown := make([]byte, end)
-		copy(grown, r.buf[:PrefixLen])
-		r.buf = grown
+		r.buf = make([]byte, end)
 	}
-	if _, err := io.ReadFull(r.br, r.buf[PrefixLen:end]); err != nil {
-		return Record{}, fmt.Errorf("%w: %s record: %v", ErrShortRecord, Kind(r.buf[0]), err)
+	if _, err := io.ReadFull(r.br, r.buf[:end]); err != nil {
+		return Record{}, shortRecord(k, err)
 	}
-	return Record{Kind: Kind(r.buf[0]), Payload: r.buf[PrefixLen:end], Raw: r.buf[:end]}, nil
+	return Record{Kind: k, Payload: r.buf[PrefixLen:end], Raw: r.buf[:end]}, nil
+}
+
+// shortRecord is the error for a record of kind k cut by err.
+func shortRecord(k Kind, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: %s record: %v", ErrShortRecord, k, err)
 }
