@@ -3,6 +3,7 @@ package backup
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/zeebo/blake3"
@@ -107,13 +108,29 @@ type reader struct {
 // read reads, hashes and encodes one file into out, and closes it. A file
 // whose read fails is skipped with a warning (nil); one that ended early
 // is zero-padded to its announced size, one that changed is flagged, as
-// the walk's own sending does.
+// the walk's own sending does. Without compression the content is read
+// straight into its data record in out.
 func (r *reader) read(j *readJob, out []byte) []byte {
 	defer unix.Close(j.f.Fd)
 	st := &j.f.Stat
 	h := j.hdr
 	h.Size, h.Mtime = st.Size, st.Mtim.Nano() // as opened, closest to the content
+	if xs, err := r.xr.ReadFd(j.f.Fd); err != nil {
+		j.warns = append(j.warns, fmt.Sprintf("extended attributes not saved: %v", err))
+	} else if len(xs) > 0 {
+		r.xbuf = datapath.AppendXattrs(r.xbuf[:0], xs)
+		r.exts[0] = datapath.Ext{Tag: datapath.ExtXattrs, Data: r.xbuf}
+		h.Ext = r.exts[:]
+	}
+	out = record(out, datapath.KindFileHeader, func(b []byte) []byte { return datapath.AppendFileHeader(b, &h) })
+	inPlace := r.comp == nil && h.Size > 0
 	content := r.buf[:h.Size]
+	if inPlace {
+		out = datapath.AppendPrefix(out, datapath.KindData, int(h.Size))
+		at := len(out)
+		out = slices.Grow(out, int(h.Size))[:at+int(h.Size)]
+		content = out[at:]
+	}
 	n, err := readAt(j.f.Fd, content, 0)
 	if err != nil && !isEOF(err) {
 		j.warns = append(j.warns, fmt.Sprintf("skipped: read: %v", err))
@@ -125,22 +142,16 @@ func (r *reader) read(j *readJob, out []byte) []byte {
 		c.flags |= datapath.FlagTruncated | datapath.FlagChanged
 		c.problem = shrunk(err)
 	}
-	if xs, err := r.xr.ReadFd(j.f.Fd); err != nil {
-		j.warns = append(j.warns, fmt.Sprintf("extended attributes not saved: %v", err))
-	} else if len(xs) > 0 {
-		r.xbuf = datapath.AppendXattrs(r.xbuf[:0], xs)
-		r.exts[0] = datapath.Ext{Tag: datapath.ExtXattrs, Data: r.xbuf}
-		h.Ext = r.exts[:]
-	}
 	c.checkChanged(j.f.Fd, st)
 	if c.problem != "" {
 		j.warns = append(j.warns, c.problem)
 	}
 
-	out = record(out, datapath.KindFileHeader, func(b []byte) []byte { return datapath.AppendFileHeader(b, &h) })
 	r.hasher.Reset()
 	if len(content) > 0 {
 		r.hasher.Write(content)
+	}
+	if len(content) > 0 && !inPlace {
 		if z, ok := r.compress(content); ok {
 			out = append(datapath.AppendPrefix(out, datapath.KindZData, len(z)), z...)
 		} else {
