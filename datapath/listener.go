@@ -195,7 +195,8 @@ func notTLS(in io.Reader) error {
 // serveTLS runs the TLS handshake, then the key proof inside it. c is the
 // raw connection, in the same with the byte already read put back.
 func (l *Listener) serveTLS(c net.Conn, in net.Conn, peer string) {
-	tc := tls.Server(in, l.tls)
+	under := newGatherConn(in)
+	tc := tls.Server(under, l.tls)
 	if err := tc.Handshake(); err != nil {
 		l.reject(c, peer, 0, fmt.Errorf("tls handshake: %w", err))
 		return
@@ -231,7 +232,7 @@ func (l *Listener) serveTLS(c net.Conn, in net.Conn, peer string) {
 			return fmt.Errorf("send proof: %w", err)
 		}
 		return nil
-	}, "tls", cs.Version, cs.CipherSuite)
+	}, "tls", cs.Version, cs.CipherSuite, &tlsDataConn{Conn: tc, under: under})
 }
 
 // servePlain runs the plain handshake (insecure mode). in reads c with any
@@ -251,7 +252,7 @@ func (l *Listener) servePlain(c net.Conn, in net.Conn, peer string) {
 		l.reject(c, peer, h.Job, err)
 		return
 	}
-	l.finish(c, peer, h, e, func() error { return sendAccept(c) }, "plain", 0, 0)
+	l.finish(c, peer, h, e, func() error { return sendAccept(c) }, "plain", 0, 0, c)
 }
 
 // admit finds the expectation a hello names and checks the connection fits
@@ -277,8 +278,9 @@ func (l *Listener) admit(h Hello, plain bool) (*expectation, error) {
 }
 
 // finish burns the key of a proven connection, tells the dialer, and
-// delivers c to the job.
-func (l *Listener) finish(c net.Conn, peer string, h Hello, e *expectation, accept func() error, mode string, version, suite uint16) {
+// delivers to the job c itself (plain) or deliver, the TLS data connection
+// over it.
+func (l *Listener) finish(c net.Conn, peer string, h Hello, e *expectation, accept func() error, mode string, version, suite uint16, deliver net.Conn) {
 	// Burn the key before telling the dialer it is accepted: a dialer that
 	// lost the race for the key, or proved it for a job cancelled in the
 	// meantime, is refused rather than told "accepted" and then cut off.
@@ -292,7 +294,7 @@ func (l *Listener) finish(c net.Conn, peer string, h Hello, e *expectation, acce
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	if !l.deliver(e, c) {
+	if !l.deliver(e, deliver) {
 		l.reject(c, peer, h.Job, errors.New("job cancelled after the handshake"))
 		return
 	}
@@ -422,7 +424,8 @@ func Dial(ctx context.Context, addr string, me Role, job uint64, key []byte, pee
 		return c, nil
 	}
 	_ = c.SetDeadline(time.Now().Add(HandshakeTimeout))
-	tc := tls.Client(c, cfg)
+	under := newGatherConn(c)
+	tc := tls.Client(under, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
@@ -433,5 +436,5 @@ func Dial(ctx context.Context, addr string, me Role, job uint64, key []byte, pee
 		return nil, fmt.Errorf("handshake with %s: %w", addr, err)
 	}
 	_ = c.SetDeadline(time.Time{})
-	return tc, nil
+	return &tlsDataConn{Conn: tc, under: under}, nil
 }

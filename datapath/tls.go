@@ -119,7 +119,7 @@ func agentKeyOf(cs tls.ConnectionState) (string, error) {
 // connection negotiated them ("TLS 1.3", "TLS_AES_128_GCM_SHA256"); ok is
 // false for a connection without TLS.
 func TLSInfo(c net.Conn) (version, suite string, ok bool) {
-	tc, isTLS := c.(*tls.Conn)
+	tc, isTLS := c.(interface{ ConnectionState() tls.ConnectionState })
 	if !isTLS {
 		return "", "", false
 	}

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -539,5 +540,60 @@ func TestTLSInfo(t *testing.T) {
 		if !ok || version != "TLS 1.3" || !strings.HasPrefix(suite, "TLS_") {
 			t.Fatalf("TLSInfo = %q %q %v", version, suite, ok)
 		}
+	}
+}
+
+// countingConn counts the writes reaching the network.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestTLSWritesGathered: a Write of a Writer's whole buffer on a TLS data
+// socket is sealed into many TLS records and reaches the network with
+// one write; what crypto/tls writes on its own (the close alert) still
+// goes out.
+func TestTLSWritesGathered(t *testing.T) {
+	l, _ := startListenerSec(t, Security{Identity: ids[RoleFD]})
+	x := expect(l, 1, RoleSD, NewKey())
+	c := mustDial(t, l, RoleSD, 1, x.e.key)
+	s := mustWait(t, x)
+	dc, ok := c.(*tlsDataConn)
+	if !ok {
+		t.Fatalf("dialed TLS data socket is a %T", c)
+	}
+	counted := &countingConn{Conn: dc.under.Conn}
+	dc.under.Conn = counted
+
+	msg := pattern(bufSize)
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(s)
+		got <- b
+	}()
+	if n, err := c.Write(msg); err != nil || n != len(msg) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if w := counted.writes.Load(); w != 1 {
+		t.Fatalf("%d network writes for one Write of %d bytes (%d TLS records), want 1", w, len(msg), len(msg)/16384)
+	}
+	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, msg) {
+			t.Fatalf("received %d bytes, not the %d written", len(b), len(msg))
+		}
+	case <-time.After(testDeadline):
+		t.Fatal("the close alert did not reach the peer")
+	}
+	if w := counted.writes.Load(); w != 2 {
+		t.Fatalf("%d network writes after the close alert, want 2", w)
 	}
 }

@@ -10,15 +10,27 @@ import (
 	"time"
 )
 
-// profile records, with perf, the tls cluster's active fd, sd and
-// director during one extra small backup and one restore of it (after the
+// profile records, with perf, the active fd, sd and director of each
+// cluster during one extra small backup and one restore of it (after the
 // timed rounds: perf's sampling does not touch the table). Reports go to
 // BENCH_PROFILE: NAME.data, NAME.self.txt (flat, self time) and
-// NAME.children.txt (time including callees).
+// NAME.children.txt (time including callees), NAME being the step, the
+// cluster and the daemon (small-backup-tls-sd…): the tls and plain
+// profiles side by side show what the default security costs.
 func (b *bench) profile() error {
 	if _, err := exec.LookPath("perf"); err != nil {
 		return fmt.Errorf("BENCH_PROFILE needs perf: apt-get install -y linux-perf (or linux-tools-generic)")
 	}
+	for _, c := range b.clusters() {
+		if err := b.profileCluster(c); err != nil {
+			return err
+		}
+	}
+	logf("perf profiles in %s", b.s.profile)
+	return nil
+}
+
+func (b *bench) profileCluster(c *cluster) error {
 	dir := b.s.profile
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -29,13 +41,13 @@ func (b *bench) profile() error {
 		run  func() (jobResult, error)
 	}{
 		{"small-backup", func() (jobResult, error) {
-			r, err := b.tls.runJob("run", jobName("small", activeName), "--wait")
+			r, err := c.runJob("run", jobName("small", activeName), "--wait")
 			backupID = r.id
 			return r, err
 		}},
 		{"small-restore", func() (jobResult, error) {
-			target := filepath.Join(b.work, "restore", "profile-small")
-			return b.tls.runJob("restore", "--job", strconv.FormatInt(backupID, 10), "--to", target, "--wait")
+			target := filepath.Join(b.work, "restore", "profile-small-"+c.name)
+			return c.runJob("restore", "--job", strconv.FormatInt(backupID, 10), "--to", target, "--wait")
 		}},
 	}
 	for _, st := range steps {
@@ -43,8 +55,8 @@ func (b *bench) profile() error {
 		b.settle()
 		var perfs []*exec.Cmd
 		for _, n := range []string{"fd-" + activeName, "sd", "director"} {
-			data := filepath.Join(dir, st.name+"-"+n+".data")
-			cmd := exec.Command("perf", "record", "-F", "1999", "-g", "-p", strconv.Itoa(b.tls.pid(n)), "-o", data)
+			data := filepath.Join(dir, st.name+"-"+c.name+"-"+n+".data")
+			cmd := exec.Command("perf", "record", "-F", "1999", "-g", "-p", strconv.Itoa(c.pid(n)), "-o", data)
 			log, err := os.Create(data + ".log")
 			if err != nil {
 				return err
@@ -65,11 +77,11 @@ func (b *bench) profile() error {
 		if err != nil {
 			return err
 		}
-		logf("profiled %s (job %d, %.2f s under perf)", st.name, res.id, res.wall.Seconds())
+		logf("profiled %s on the %s cluster (job %d, %.2f s under perf)", st.name, c.name, res.id, res.wall.Seconds())
 		for _, n := range []string{"fd-" + activeName, "sd", "director"} {
-			data := filepath.Join(dir, st.name+"-"+n+".data")
+			data := filepath.Join(dir, st.name+"-"+c.name+"-"+n+".data")
 			for _, mode := range []struct{ suffix, flag string }{{"self", "--no-children"}, {"children", "--children"}} {
-				out, err := os.Create(filepath.Join(dir, st.name+"-"+n+"."+mode.suffix+".txt"))
+				out, err := os.Create(filepath.Join(dir, st.name+"-"+c.name+"-"+n+"."+mode.suffix+".txt"))
 				if err != nil {
 					return err
 				}
@@ -80,6 +92,5 @@ func (b *bench) profile() error {
 			}
 		}
 	}
-	logf("perf profiles in %s", dir)
 	return nil
 }
