@@ -54,10 +54,11 @@ bench:
 	@command -v socat >/dev/null 2>&1 || { echo "make bench needs socat: apt-get install -y socat"; exit 1; }
 	BENCH_OUT='$(BENCH_OUT)' BENCH_SCALE='$(BENCH_SCALE)' BENCH_ROUNDS='$(BENCH_ROUNDS)' $(GO) run ./bench/cmd/ferrybench
 
-## bench-go: Go benchmarks of the hot paths (benchstat-friendly, into bench.txt)
+## bench-go: Go benchmarks of the hot paths (benchstat-friendly, into bench.txt); the *VsTar ones compare
+## a small-file send or restore with tar in the same rounds: go test -run='^$$' -bench=VsTar ./agents/fd/...
 .PHONY: bench-go
 bench-go:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./datapath/ ./agents/sd/volume/ ./agents/director/catalog/sqlite/ ./agents/fd/backup/ | tee bench.txt
+	$(GO) test -run='^$$' -bench=. -skip=VsTar -benchmem -count=5 ./datapath/ ./agents/sd/volume/ ./agents/director/catalog/sqlite/ ./agents/fd/backup/ | tee bench.txt
 
 ## docs: regenerate docs/bus.md from schemas/
 docs:
