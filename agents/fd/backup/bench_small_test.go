@@ -2,14 +2,12 @@ package backup
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/ferrybackup/ferry/agents/fd/fdtest"
 	"github.com/ferrybackup/ferry/agents/fd/fileset"
 	"github.com/ferrybackup/ferry/datapath"
 )
@@ -26,7 +24,7 @@ func BenchmarkSendSmallVsTar(b *testing.B) {
 		b.Skip("no tar")
 	}
 	root := b.TempDir()
-	files := writeSmallFiles(b, root, 200, 50)
+	files := fdtest.WriteSmallTree(b, root, 200, 50)
 	var sendTime, tarTime time.Duration
 	runs := []func(){
 		func() {
@@ -69,29 +67,4 @@ func BenchmarkSendSmallVsTar(b *testing.B) {
 	b.ReportMetric(total/sendTime.Seconds(), "files/s")
 	b.ReportMetric(total/tarTime.Seconds(), "tar-files/s")
 	b.ReportMetric(tarTime.Seconds()/sendTime.Seconds(), "ratio")
-}
-
-// writeSmallFiles writes dirs folders of files files each under root,
-// of sizes 0 to 64 KiB (exponential, mean near 8 KiB), and returns the
-// number of files.
-func writeSmallFiles(b *testing.B, root string, dirs, files int) int {
-	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 64<<10)
-	for i := range buf {
-		buf[i] = byte(rng.Uint32())
-	}
-	for d := range dirs {
-		dir := fmt.Sprintf("%s/d%03d", root, d)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		for f := range files {
-			size := min(int(rng.ExpFloat64()*8192), len(buf))
-			off := rng.IntN(len(buf) - size + 1)
-			if err := os.WriteFile(fmt.Sprintf("%s/f%03d", dir, f), buf[off:off+size], 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	return dirs * files
 }

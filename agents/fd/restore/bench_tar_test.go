@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ferrybackup/ferry/agents/fd/backup"
+	"github.com/ferrybackup/ferry/agents/fd/fdtest"
 	"github.com/ferrybackup/ferry/agents/fd/fileset"
 	"github.com/ferrybackup/ferry/agents/fd/restore"
 	"github.com/ferrybackup/ferry/datapath"
@@ -95,34 +95,15 @@ func untarTimed(b *testing.B, tarBin, archive, dir string) time.Duration {
 	return time.Since(start)
 }
 
-// writeSmallTree writes dirs folders of files files each under root, of
-// sizes 0 to 64 KiB (exponential, mean near 8 KiB), and returns the
-// number of entries a restore of root creates (folders, files and the
-// path down to root).
+// writeSmallTree writes the benchmark tree (fdtest.WriteSmallTree) and
+// returns the number of entries a restore of root creates (folders, files
+// and the path down to root).
 func writeSmallTree(b *testing.B, root string, dirs, files int) int {
-	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 64<<10)
-	for i := range buf {
-		buf[i] = byte(rng.Uint32())
-	}
-	for d := range dirs {
-		dir := fmt.Sprintf("%s/d%03d", root, d)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		for f := range files {
-			size := min(int(rng.ExpFloat64()*8192), len(buf))
-			off := rng.IntN(len(buf) - size + 1)
-			if err := os.WriteFile(fmt.Sprintf("%s/f%03d", dir, f), buf[off:off+size], 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	n := 0
+	n := fdtest.WriteSmallTree(b, root, dirs, files) + dirs
 	for p := root; p != "/"; p = parentDir(p) {
 		n++
 	}
-	return n + dirs*(files+1)
+	return n
 }
 
 func parentDir(p string) string {
