@@ -36,8 +36,11 @@ func (rv *receiver) regular() error {
 }
 
 // createFile creates regular file name in dir, refusing an existing name.
-func createFile(dir int, name string) (int, error) {
-	return unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+func createFile(dir int, name string) (int, error) { return createFileMode(dir, name, 0o600) }
+
+// createFileMode is createFile with the mode to create the file with.
+func createFileMode(dir int, name string, perm uint32) (int, error) {
+	return unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 }
 
 // data writes a data record of the current file at its next offset.

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -38,16 +41,19 @@ type fileJob struct {
 	data    []byte // its data and zdata records, from offset 0
 	algo    uint8
 	sum     []byte
+	modeSet bool // the writer created the file with its final mode (createPerm)
 }
 
 // writerPool runs the writers of one Receive.
 type writerPool struct {
-	root   int
-	chown  bool
-	jobs   chan *fileJob
-	free   chan []byte // content buffers for reuse
-	wg     sync.WaitGroup
-	failed atomic.Bool
+	root       int
+	chown      bool
+	umask      uint32 // the process's, when the restore began (createPerm)
+	umaskKnown bool
+	jobs       chan *fileJob
+	free       chan []byte // content buffers for reuse
+	wg         sync.WaitGroup
+	failed     atomic.Bool
 
 	busy   atomic.Int64 // files submitted and not finished
 	idleMu sync.Mutex
@@ -67,6 +73,7 @@ type poolWarning struct {
 
 func newWriterPool(root int, chown bool) *writerPool {
 	p := &writerPool{root: root, chown: chown, jobs: make(chan *fileJob, 2*writers), free: make(chan []byte, 3*writers+1)}
+	p.umask, p.umaskKnown = processUmask()
 	p.idle = sync.NewCond(&p.idleMu)
 	p.wg.Add(writers)
 	for range writers {
@@ -193,12 +200,46 @@ func (p *writerPool) create(j *fileJob) error {
 	if j.fd >= 0 {
 		return nil
 	}
-	fd, err := createFile(j.dir, j.name)
+	perm, exact := p.createPerm(j.hdr.Mode)
+	fd, err := createFileMode(j.dir, j.name, perm)
 	if err != nil {
 		return err
 	}
-	j.fd = fd
+	j.fd, j.modeSet = fd, exact
 	return nil
+}
+
+// processUmask reads the process's file mode creation mask from
+// /proc/self/status without changing it (umask(2) can only be read by
+// setting it, which would race with anything creating files meanwhile);
+// ok is false where it cannot be read, and every file is then chmodded.
+func processUmask() (mask uint32, ok bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, found := strings.CutPrefix(line, "Umask:"); found {
+			m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+			return uint32(m), err == nil
+		}
+	}
+	return 0, false
+}
+
+// createPerm is the mode a writer creates a file with in a fresh, clean
+// folder (no one else can reach it until its attributes are applied, and
+// no default ACL changes what is created in it): its permission bits, so
+// that the chmod can be left out when the umask (read when the restore
+// began) keeps them all (exact), as tar does. A mode with setuid, setgid
+// or sticky bits is created 0600 and set after the chown, which would
+// clear them; so is every file when the umask is unknown.
+func (p *writerPool) createPerm(mode uint32) (perm uint32, exact bool) {
+	perm = mode & 0o777
+	if !p.umaskKnown || mode&0o7000 != 0 || perm&p.umask != 0 {
+		return 0o600, false
+	}
+	return perm, true
 }
 
 // drop closes and removes a file not finished; one not created yet is
@@ -246,7 +287,7 @@ func (p *writerPool) finish(j *fileJob, w *writer) error {
 			return fmt.Errorf("restore: truncate %q: %w", path, err)
 		}
 	}
-	if err := basicAttrs(fd, &j.hdr, p.chown); err != nil {
+	if err := basicAttrs(fd, &j.hdr, p.chown, j.modeSet); err != nil {
 		p.warn(path, fmt.Sprintf("attributes: %v", err))
 	}
 	if err := unix.Close(fd); err != nil {
@@ -257,7 +298,7 @@ func (p *writerPool) finish(j *fileJob, w *writer) error {
 
 // basicAttrs applies owner (if chown), mode and times to an open file that
 // has no extended attributes to set or remove: fdAttrs without them.
-func basicAttrs(fd int, h *datapath.FileHeader, chown bool) error {
+func basicAttrs(fd int, h *datapath.FileHeader, chown, modeSet bool) error {
 	var errs []error
 	mode := h.Mode & 0o7777
 	if chown {
@@ -266,8 +307,10 @@ func basicAttrs(fd int, h *datapath.FileHeader, chown bool) error {
 			mode &^= unix.S_ISUID | unix.S_ISGID // never setuid to the wrong owner
 		}
 	}
-	if err := unix.Fchmod(fd, mode); err != nil {
-		errs = append(errs, fmt.Errorf("chmod: %w", err))
+	if !modeSet { // created with exactly this mode otherwise (createPerm)
+		if err := unix.Fchmod(fd, mode); err != nil {
+			errs = append(errs, fmt.Errorf("chmod: %w", err))
+		}
 	}
 	ts := times(h)
 	if err := futimens(fd, &ts); err != nil {
