@@ -102,21 +102,50 @@ func (r *Reader) ReadBlockAt(off int64) (Header, []byte, error) {
 		return Header{}, nil, r.corrupt(off, 0, "no block header at this offset")
 	}
 	var hdr [HeaderSize]byte
-	if _, err := r.f.ReadAt(hdr[:], off); err != nil {
+	if err := readFullAt(r.f, hdr[:], off); err != nil {
 		return Header{}, nil, err
 	}
 	h, why := inspectHeader(hdr[:], off, size)
 	if why != "" {
 		return h, nil, r.corrupt(off, h.Seq, why)
 	}
-	p := r.payloadBuf(h.Length)
-	if _, err := r.f.ReadAt(p, off+HeaderSize); err != nil {
-		return h, nil, err
+	p, _, err := r.readPayload(hdr[:], h, off, 0)
+	if err == errChecksum {
+		err = r.corrupt(off, h.Seq, err.Error())
 	}
-	if !checksumOK(hdr[:], p, h.CRC) {
-		return h, nil, r.corrupt(off, h.Seq, "checksum mismatch")
+	return h, p, err
+}
+
+// errChecksum is readPayload's verdict on a payload that does not match
+// its header's checksum.
+var errChecksum = errors.New("checksum mismatch")
+
+// readPayload reads the payload of the block at off, whose header hdr
+// (decoded: h) has been read and inspected, into the reader's payload
+// buffer, together with the extra bytes that follow it in the file (more),
+// and verifies it: errChecksum if it does not match.
+func (r *Reader) readPayload(hdr []byte, h Header, off int64, extra int) (p, more []byte, err error) {
+	buf := r.payloadBuf(h.Length + uint32(extra))
+	if err := readFullAt(r.f, buf, off+HeaderSize); err != nil {
+		return nil, nil, err
 	}
-	return h, p, nil
+	p = buf[:h.Length]
+	if !checksumOK(hdr, p, h.CRC) {
+		return nil, nil, errChecksum
+	}
+	return p, buf[h.Length:], nil
+}
+
+// readFullAt fills p from off; a short read is io.ErrUnexpectedEOF.
+func readFullAt(f io.ReaderAt, p []byte, off int64) error {
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // SessionInfo describes one session found in a volume. Start is the offset

@@ -61,32 +61,19 @@ func (s *scanner) next() (Header, []byte, error) {
 	}
 	end := s.off + HeaderSize + int64(h.Length)
 	next := min(HeaderSize, s.size-end) // the next block's header, where the file holds one
-	buf := s.r.payloadBuf(h.Length + uint32(max(next, 0)))
-	if err := readFullAt(s.r.f, buf, s.off+HeaderSize); err != nil {
+	p, more, err := s.r.readPayload(s.hdr[:], h, s.off, int(next))
+	if err == errChecksum {
+		return h, nil, s.bad(h.Seq, err.Error())
+	}
+	if err != nil {
 		return h, nil, err
 	}
-	p := buf[:h.Length]
-	if !checksumOK(s.hdr[:], p, h.CRC) {
-		return h, nil, s.bad(h.Seq, "checksum mismatch")
-	}
-	if next == HeaderSize {
-		copy(s.hdr[:], buf[h.Length:])
+	if len(more) == HeaderSize {
+		copy(s.hdr[:], more)
 		s.ahead = true
 	}
 	s.off = end
 	return h, p, nil
-}
-
-// readFullAt fills p from off; a short read is io.ErrUnexpectedEOF.
-func readFullAt(f io.ReaderAt, p []byte, off int64) error {
-	n, err := f.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // bad classifies the bad block at s.off as a torn tail or corruption.

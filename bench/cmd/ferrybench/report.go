@@ -171,9 +171,10 @@ func (b *bench) report() report {
 	fmt.Fprintf(&t, "SETUP = start of the ferry command → the job's first data frame as the sd timestamped it (on the job's record); OPEN→END = the director's log line \"data channel open\" → \"job ended\" (ms resolution)\n")
 
 	// x ÷ y throughput in the same round = y's time ÷ x's time.
-	over := func(d dataset, op, x, y string) stat {
-		return stats(perRound(b.times[key(d, op, y)], b.times[key(d, op, x)], func(ty, tx float64) float64 { return ty / tx }))
+	overRounds := func(d dataset, op, x, y string) []float64 {
+		return perRound(b.times[key(d, op, y)], b.times[key(d, op, x)], func(ty, tx float64) float64 { return ty / tx })
 	}
+	over := func(d dataset, op, x, y string) stat { return stats(overRounds(d, op, x, y)) }
 	fmt.Fprintf(&t, "\npassive ÷ active throughput (same round): tls: large backup %s, large restore %s, small backup %s, small restore %s; plain: large backup %s, large restore %s, small backup %s, small restore %s\n",
 		over(b.large, "backup", pathPassive, pathActive).f(2), over(b.large, "restore", pathPassive, pathActive).f(2),
 		over(b.small, "backup", pathPassive, pathActive).f(2), over(b.small, "restore", pathPassive, pathActive).f(2),
@@ -187,7 +188,7 @@ func (b *bench) report() report {
 		var xs []float64
 		for _, d := range []dataset{b.large, b.small} {
 			for _, op := range []string{"backup", "restore"} {
-				xs = append(xs, perRound(b.times[key(d, op, active)], b.times[key(d, op, passive)], func(ta, tp float64) float64 { return ta / tp })...)
+				xs = append(xs, overRounds(d, op, passive, active)...)
 			}
 		}
 		return stats(xs)
